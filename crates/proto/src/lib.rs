@@ -1,0 +1,1 @@
+//! mlfleet-proto
