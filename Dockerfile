@@ -2,6 +2,9 @@
 # One multi-stage build for every mlfleet binary. docker-bake.hcl picks the binary with
 # the BINARY build argument; the runtime stage is distroless, static, non-root.
 ARG RUST_VERSION=1.95
+# gpu-node-agent loads libnvidia-ml with dlopen, which a static musl binary cannot do:
+# its bake target sets TARGET=x86_64-unknown-linux-gnu and BASE=distroless/cc.
+ARG BASE=gcr.io/distroless/static-debian12:nonroot
 
 FROM rust:${RUST_VERSION}-bookworm AS build
 ARG BINARY
@@ -15,7 +18,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --target ${TARGET} --bin ${BINARY} \
  && install -D target/${TARGET}/release/${BINARY} /out/app
 
-FROM gcr.io/distroless/static-debian12:nonroot AS runtime
+FROM ${BASE} AS runtime
 ARG BINARY
 LABEL org.opencontainers.image.source="https://github.com/mlfleet/mlfleet" \
       org.opencontainers.image.title="${BINARY}"

@@ -36,7 +36,11 @@ target "tuning-operator" {
 
 target "gpu-node-agent" {
   inherits = ["_common"]
-  args     = { BINARY = "gpu-node-agent" }
+  args = {
+    BINARY = "gpu-node-agent"
+    TARGET = "x86_64-unknown-linux-gnu"
+    BASE   = "gcr.io/distroless/cc-debian12:nonroot"
+  }
   tags     = ["${REGISTRY}/mlfleet/gpu-node-agent:${TAG}"]
 }
 
