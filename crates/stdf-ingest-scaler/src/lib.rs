@@ -1,0 +1,6 @@
+//! stdf-ingest-scaler: turns STDF tester files into Parquet with parser workers that
+//! scale on queue depth. The library holds the domain logic; `main` wires it up.
+
+pub mod journal;
+pub mod queue;
+pub mod scaling;
