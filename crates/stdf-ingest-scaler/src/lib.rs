@@ -2,5 +2,6 @@
 //! scale on queue depth. The library holds the domain logic; `main` wires it up.
 
 pub mod journal;
+pub mod location;
 pub mod queue;
 pub mod scaling;
