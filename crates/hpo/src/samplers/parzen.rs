@@ -1,7 +1,8 @@
 //! Parzen (kernel-density) estimators used by TPE, following Optuna's construction:
 //! truncated-normal kernels per observation plus a wide prior kernel, bandwidths from
-//! neighbour distances (univariate) or Scott's rule (multivariate), the "magic clip" on
-//! bandwidths, and Aitchison-Aitken-style kernels for categorical parameters.
+//! neighbour distances, the "magic clip" on bandwidths, and Aitchison-Aitken-style kernels
+//! for categorical parameters. Over several dims the kernels are products (multivariate
+//! TPE); over one dim this is the univariate estimator.
 
 use crate::math::{LN_SQRT_2PI, log_ndtr_diff, logsumexp, ndtr, ndtri};
 use crate::rng::Rng;
@@ -36,10 +37,6 @@ pub struct ParzenSettings {
     pub consider_magic_clip: bool,
     /// Let the outermost kernels use the distance to the range ends.
     pub consider_endpoints: bool,
-    /// Use one joint kernel per observation (Scott's-rule bandwidths).
-    pub multivariate: bool,
-    /// Total number of parameters of the space (for Scott's rule).
-    pub n_params: usize,
 }
 
 enum Kernels {
@@ -207,38 +204,30 @@ fn numeric(
     let range = high - low + st;
     let n = col.len();
     let prior_mu = 0.5 * (low + high);
-    let mut sigmas: Vec<f64> = if s.multivariate {
-        let sigma = 0.2 * (n.max(1) as f64).powf(-1.0 / (s.n_params as f64 + 4.0)) * range;
-        vec![sigma; n]
-    } else {
-        // Neighbour distances among observations plus the prior centre, with the
-        // range ends as outer neighbours.
-        let mut with_mu: Vec<f64> = col.to_vec();
-        with_mu.push(prior_mu);
-        let mut order: Vec<usize> = (0..with_mu.len()).collect();
-        order.sort_by(|&a, &b| with_mu[a].total_cmp(&with_mu[b]));
-        let m = with_mu.len();
-        let mut ext = Vec::with_capacity(m + 2);
-        ext.push(low - 0.5 * st);
-        ext.extend(order.iter().map(|&i| with_mu[i]));
-        ext.push(high + 0.5 * st);
-        let mut sorted_sig: Vec<f64> = (1..=m)
+    // Bandwidth of each kernel: the larger distance to its sorted neighbours, with the
+    // range ends as outer neighbours (the same rule in univariate and multivariate mode).
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| col[a].total_cmp(&col[b]));
+    let mut ext = Vec::with_capacity(n + 2);
+    ext.push(low - 0.5 * st);
+    ext.extend(order.iter().map(|&i| col[i]));
+    ext.push(high + 0.5 * st);
+    let mut sigmas = vec![0.0; n];
+    if n > 0 {
+        let mut sorted_sig: Vec<f64> = (1..=n)
             .map(|i| (ext[i] - ext[i - 1]).max(ext[i + 1] - ext[i]))
             .collect();
         if !s.consider_endpoints && ext.len() >= 4 {
             sorted_sig[0] = ext[2] - ext[1];
-            sorted_sig[m - 1] = ext[m] - ext[m - 1];
+            sorted_sig[n - 1] = ext[n] - ext[n - 1];
         }
-        let mut sig = vec![0.0; m];
         for (rank, &i) in order.iter().enumerate() {
-            sig[i] = sorted_sig[rank];
+            sigmas[i] = sorted_sig[rank];
         }
-        sig.truncate(n);
-        sig
-    };
+    }
     let maxsigma = range;
     let minsigma = if s.consider_magic_clip {
-        let n_kernels = n + usize::from(s.consider_prior);
+        let n_kernels = n + 1;
         range / 100f64.min(1.0 + n_kernels as f64)
     } else {
         f64::EPSILON
@@ -302,8 +291,6 @@ mod tests {
             prior_weight: 1.0,
             consider_magic_clip: true,
             consider_endpoints: false,
-            multivariate: false,
-            n_params: 1,
         }
     }
 
@@ -367,10 +354,7 @@ mod tests {
                 step: Some(3.0),
             },
         ];
-        let mut s = settings();
-        s.multivariate = true;
-        s.n_params = 2;
-        let p = Parzen::new(&[vec![0.99, 9.0], vec![-0.99, 0.0]], &d, &s);
+        let p = Parzen::new(&[vec![0.99, 9.0], vec![-0.99, 0.0]], &d, &settings());
         for _ in 0..2000 {
             let x = p.sample(&mut rng);
             assert!((-1.0..=1.0).contains(&x[0]));

@@ -1,8 +1,8 @@
-//! Tree-structured Parzen Estimator (univariate or multivariate) with Optuna's defaults:
-//! 10 random startup trials, 24 expected-improvement candidates, `gamma(n) =
-//! min(ceil(0.1·n), 25)`, prior kernel of weight 1, magic clip, no endpoint bandwidths,
-//! and (with `constant_liar`) running trials counted among the bad ("above") group so
-//! parallel suggestions spread out.
+//! Tree-structured Parzen Estimator (multivariate by default, or univariate) with
+//! Optuna 5's defaults: 10 random startup trials, 24 expected-improvement candidates,
+//! `gamma(n) = min(ceil(0.1·n), 25)` over finished trials, prior kernel of weight 1, magic
+//! clip, no endpoint bandwidths, and constant liar: running trials are counted among the
+//! bad ("above") group so parallel suggestions spread out.
 
 use super::parzen::{Dim, Parzen, ParzenSettings};
 use super::random;
@@ -48,7 +48,7 @@ impl Default for Tpe {
             prior_weight: 1.0,
             consider_magic_clip: true,
             consider_endpoints: false,
-            multivariate: false,
+            multivariate: true,
             constant_liar: true,
         }
     }
@@ -131,14 +131,12 @@ pub(crate) fn from_model(p: &Param, m: f64) -> f64 {
 }
 
 impl Tpe {
-    fn settings(&self, n_params: usize) -> ParzenSettings {
+    fn settings(&self) -> ParzenSettings {
         ParzenSettings {
             consider_prior: self.consider_prior,
             prior_weight: self.prior_weight,
             consider_magic_clip: self.consider_magic_clip,
             consider_endpoints: self.consider_endpoints,
-            multivariate: self.multivariate,
-            n_params,
         }
     }
 
@@ -173,12 +171,21 @@ impl Tpe {
                     .map(|t| (t.id, t.x.as_slice())),
             );
         }
-        let n = ordered.len();
+        // gamma counts finished trials only; running ones always join the bad group.
+        let n = complete.len() + pruned.len();
         let n_below = ((self.gamma_ratio * n as f64).ceil() as usize)
             .min(self.gamma_max)
             .min(n);
         let mut below = ordered[..n_below].to_vec();
         let mut above = ordered[n_below..].to_vec();
+        if self.constant_liar {
+            above.extend(
+                h.trials
+                    .iter()
+                    .filter(|t| t.state == TrialState::Running)
+                    .map(|t| (t.id, t.x.as_slice())),
+            );
+        }
         below.sort_by_key(|b| b.0);
         above.sort_by_key(|a| a.0);
         let params = h.space.params();
@@ -198,7 +205,7 @@ impl Tpe {
         let params = h.space.params();
         let (below, above) = self.split(h);
         let dims: Vec<Dim> = params.iter().map(model_dim).collect();
-        let s = self.settings(params.len());
+        let s = self.settings();
         let n_cand = self.n_ei_candidates.max(1);
         let model_point = if self.multivariate {
             let l = Parzen::new(&below, &dims, &s);
