@@ -5,3 +5,4 @@ pub mod journal;
 pub mod location;
 pub mod queue;
 pub mod scaling;
+pub mod work;
