@@ -84,6 +84,10 @@ fn sampler(name: &str) -> Result<Sampler> {
             multivariate: false,
             ..Tpe::default()
         }),
+        "tpe-sobol" => Sampler::Tpe(Tpe {
+            sobol_startup: Some(Sobol::default()),
+            ..Tpe::default()
+        }),
         "gp" => Sampler::Gp(Gp::default()),
         other => bail!("unknown sampler {other}"),
     })

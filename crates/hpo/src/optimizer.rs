@@ -148,7 +148,7 @@ impl Optimizer {
             Sampler::Random => random::sample(&self.space, &mut self.rng),
             Sampler::Grid(g) => g.suggest(&self.space, &mut self.rng)?,
             Sampler::Sobol(s) => s.suggest(&self.space, &mut self.rng)?,
-            Sampler::Tpe(t) => t.suggest(&h, &mut self.rng),
+            Sampler::Tpe(t) => t.suggest(&h, &mut self.rng)?,
             Sampler::Gp(g) => g.suggest(&h, &mut self.rng),
             Sampler::Hyperband(hb) => {
                 let p = hb.suggest(&h, &mut self.rng)?;

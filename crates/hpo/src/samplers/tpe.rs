@@ -6,6 +6,8 @@
 
 use super::parzen::{Dim, Parzen, ParzenSettings};
 use super::random;
+use super::sobol::Sobol;
+use crate::error::HpoError;
 use crate::rng::Rng;
 use crate::space::{Param, ParamKind};
 use crate::trial::{History, TrialState};
@@ -35,6 +37,10 @@ pub struct Tpe {
     pub multivariate: bool,
     /// Treat running trials as bad results so parallel suggestions differ.
     pub constant_liar: bool,
+    /// Draw the startup trials from a scrambled Sobol sequence (space-filling) instead
+    /// of independently at random; `None` means random startup as in Optuna.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sobol_startup: Option<Sobol>,
 }
 
 impl Default for Tpe {
@@ -50,6 +56,7 @@ impl Default for Tpe {
             consider_endpoints: false,
             multivariate: true,
             constant_liar: true,
+            sobol_startup: None,
         }
     }
 }
@@ -198,9 +205,12 @@ impl Tpe {
     }
 
     /// Suggest an internal point.
-    pub fn suggest(&self, h: &History, rng: &mut Rng) -> Vec<f64> {
+    pub fn suggest(&mut self, h: &History, rng: &mut Rng) -> Result<Vec<f64>, HpoError> {
         if h.n_finished() < self.n_startup_trials {
-            return random::sample(h.space, rng);
+            return match &mut self.sobol_startup {
+                Some(q) if h.space.len() <= super::sobol::MAX_DIMS => q.suggest(h.space, rng),
+                _ => Ok(random::sample(h.space, rng)),
+            };
         }
         let params = h.space.params();
         let (below, above) = self.split(h);
@@ -225,11 +235,11 @@ impl Tpe {
             }
             out
         };
-        params
+        Ok(params
             .iter()
             .zip(model_point)
             .map(|(p, m)| from_model(p, m))
-            .collect()
+            .collect())
     }
 }
 
