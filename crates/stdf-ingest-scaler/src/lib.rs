@@ -1,8 +1,10 @@
 //! stdf-ingest-scaler: turns STDF tester files into Parquet with parser workers that
 //! scale on queue depth. The library holds the domain logic; `main` wires it up.
 
+pub mod grpc;
 pub mod journal;
 pub mod location;
 pub mod queue;
+pub mod registry;
 pub mod scaling;
 pub mod work;

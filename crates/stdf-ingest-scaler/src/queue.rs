@@ -179,6 +179,8 @@ pub struct FileQueue {
     pending: BTreeSet<(u64, String)>,
     /// Lease id -> file key.
     leases: HashMap<String, String>,
+    /// Stable file id ([`crate::journal::file_id`]) -> file key.
+    by_id: HashMap<String, String>,
     /// Until then no new claims: workers holding leases from before a restart may
     /// still heartbeat or complete, and are re-adopted instead of duplicated.
     recovering_until: Option<Instant>,
@@ -195,6 +197,7 @@ impl FileQueue {
             files: HashMap::new(),
             pending: BTreeSet::new(),
             leases: HashMap::new(),
+            by_id: HashMap::new(),
             recovering_until: None,
         }
     }
@@ -220,8 +223,15 @@ impl FileQueue {
         if let FileState::Pending { .. } = state {
             self.pending.insert((seq, key.to_string()));
         }
+        self.by_id
+            .insert(crate::journal::file_id(key), key.to_string());
         self.files.insert(key.to_string(), Entry { seq, state });
         true
+    }
+
+    /// The key of the file with stable id `id`.
+    pub fn key_of(&self, id: &str) -> Option<&str> {
+        self.by_id.get(id).map(String::as_str)
     }
 
     /// The state of a file.

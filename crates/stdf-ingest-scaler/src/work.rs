@@ -191,6 +191,11 @@ impl JobWork {
         &self.plan
     }
 
+    /// The source key of the file with stable id `id` (see [`crate::journal::file_id`]).
+    pub async fn key_of(&self, id: &str) -> Option<String> {
+        self.queue.lock().await.key_of(id).map(str::to_string)
+    }
+
     /// Current counts.
     pub async fn counts(&self) -> Counts {
         self.queue.lock().await.counts()
