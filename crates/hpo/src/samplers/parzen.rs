@@ -43,6 +43,7 @@ enum Kernels {
     Num {
         mus: Vec<f64>,
         sigmas: Vec<f64>,
+        inv_sigmas: Vec<f64>,
         log_norm: Vec<f64>,
         low: f64,
         high: f64,
@@ -57,7 +58,8 @@ enum Kernels {
 /// A weighted mixture of product kernels over one or more dims.
 pub struct Parzen {
     weights: Vec<f64>,
-    log_weights: Vec<f64>,
+    /// Log weight of each component minus the log normalisers of its continuous kernels.
+    base: Vec<f64>,
     dims: Vec<Kernels>,
 }
 
@@ -92,8 +94,8 @@ impl Parzen {
         }
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
-        let log_weights = weights.iter().map(|w| w.ln()).collect();
-        let kernels = dims
+        let mut base: Vec<f64> = weights.iter().map(|w| w.ln()).collect();
+        let kernels: Vec<Kernels> = dims
             .iter()
             .enumerate()
             .map(|(d, dim)| {
@@ -106,9 +108,19 @@ impl Parzen {
                 }
             })
             .collect();
+        for k in &kernels {
+            if let Kernels::Num {
+                log_norm,
+                step: None,
+                ..
+            } = k
+            {
+                base.iter_mut().zip(log_norm).for_each(|(b, l)| *b -= l);
+            }
+        }
         Self {
             weights,
-            log_weights,
+            base,
             dims: kernels,
         }
     }
@@ -149,20 +161,20 @@ impl Parzen {
         let mut acc = vec![0.0; nk];
         xs.iter()
             .map(|x| {
-                acc.copy_from_slice(&self.log_weights);
+                acc.copy_from_slice(&self.base);
                 for (d, kern) in self.dims.iter().enumerate() {
                     let v = x[d];
                     match kern {
                         Kernels::Num {
                             mus,
-                            sigmas,
-                            log_norm,
+                            inv_sigmas,
                             step: None,
                             ..
                         } => {
-                            for k in 0..nk {
-                                let z = (v - mus[k]) / sigmas[k];
-                                acc[k] += -0.5 * z * z - log_norm[k];
+                            // Normalisers are already folded into `base`.
+                            for ((a, mu), inv) in acc.iter_mut().zip(mus).zip(inv_sigmas) {
+                                let z = (v - mu) * inv;
+                                *a -= 0.5 * z * z;
                             }
                         }
                         Kernels::Num {
@@ -253,9 +265,11 @@ fn numeric(
             }
         })
         .collect();
+    let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
     Kernels::Num {
         mus,
         sigmas,
+        inv_sigmas,
         log_norm,
         low,
         high,
