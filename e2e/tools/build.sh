@@ -58,9 +58,9 @@ build_into() {
 
 build_etcd() {
   build_into "$etcd_dir" etcd "" "-s -w" go.etcd.io/etcd/server/v3
-  # The package is the module root, so `go build` names the binary after its last path
-  # element ("v3"); give it its real name.
-  if [[ -f "$etcd_dir/v3" ]]; then mv "$etcd_dir/v3" "$etcd_dir/etcd"; fi
+  # The package is the module root, so `go build` names the binary after the module path
+  # without its major-version suffix ("server"); give it its real name.
+  if [[ -f "$etcd_dir/server" ]]; then mv "$etcd_dir/server" "$etcd_dir/etcd"; fi
 }
 
 build_kubernetes() {
