@@ -115,7 +115,7 @@ fn main() -> Result<()> {
         .transpose()
         .context("--budget")?
         .unwrap_or(100);
-    let samplers = get("--samplers").unwrap_or_else(|| "random,sobol,tpe,tpe-uni,gp".into());
+    let samplers = get("--samplers").unwrap_or_else(|| "tpe,tpe-uni,gp,sobol,random".into());
     let samplers: Vec<&str> = samplers.split(',').collect();
     let problems = problems()?;
     if !args.iter().any(|a| a == "--skip-regret") {

@@ -248,12 +248,12 @@ impl Optimizer {
             return Err(HpoError::NotFinite(value));
         }
         let t = self.running_mut(trial_id)?;
-        if let Some((last, _)) = t.last_intermediate() {
-            if step <= last {
-                return Err(HpoError::InvalidSetting(format!(
-                    "step {step} reported after step {last} for trial {trial_id}"
-                )));
-            }
+        if let Some((last, _)) = t.last_intermediate()
+            && step <= last
+        {
+            return Err(HpoError::InvalidSetting(format!(
+                "step {step} reported after step {last} for trial {trial_id}"
+            )));
         }
         t.intermediate.push((step, value));
         let sign = self.sign();

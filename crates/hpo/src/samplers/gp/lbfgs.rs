@@ -1,6 +1,9 @@
 //! Limited-memory BFGS with a backtracking (Armijo) line search, for smooth
 //! unconstrained minimisation of small problems.
 
+// Dense numeric code reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 /// Minimise `f` (value and gradient) from `x0`; returns the best point found.
 pub fn minimize<F>(mut f: F, x0: Vec<f64>, max_iter: usize) -> Vec<f64>
 where

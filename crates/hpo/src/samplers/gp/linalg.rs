@@ -1,5 +1,8 @@
 //! Dense symmetric positive-definite helpers (row-major `n×n` in a flat `Vec`).
 
+// Dense numeric code reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 /// Lower Cholesky factor of `a` (row-major), or `None` if not positive definite.
 pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     let mut l = vec![0.0; n * n];

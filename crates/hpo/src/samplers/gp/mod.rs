@@ -8,6 +8,9 @@
 //! added with the best observed value ("constant liar, min"), which removes expected
 //! improvement around them so parallel suggestions differ.
 
+// Dense numeric code reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 mod lbfgs;
 mod linalg;
 mod model;

@@ -2,6 +2,9 @@
 //! categorical inputs), hyperparameters fitted by maximising the log marginal likelihood
 //! plus Optuna's GP priors, with analytic gradients.
 
+// Dense numeric code reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use super::lbfgs;
 use super::linalg::{cholesky, inverse_from_cholesky, solve_lower, solve_upper_t};
 
