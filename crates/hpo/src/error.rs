@@ -27,6 +27,9 @@ pub enum SpaceError {
         /// Upper bound as given.
         max: f64,
     },
+    /// `max - min` does not fit in a 64-bit integer.
+    #[error("parameter `{0}`: range max - min overflows a 64-bit integer")]
+    RangeTooLarge(String),
     /// Log scale with a bound `<= 0`.
     #[error("parameter `{name}`: log scale needs min > 0 (got {min})")]
     LogNonPositive {

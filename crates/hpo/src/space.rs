@@ -144,6 +144,9 @@ impl Param {
                 if min >= max {
                     return Err(range_err(*min as f64, *max as f64));
                 }
+                if max.checked_sub(*min).is_none() {
+                    return Err(SpaceError::RangeTooLarge(name));
+                }
                 if *log && *min <= 0 {
                     return Err(SpaceError::LogNonPositive {
                         name,
@@ -222,14 +225,14 @@ impl Param {
     pub fn levels(&self) -> Option<u64> {
         match &self.kind {
             ParamKind::Int { min, max, step, .. } => {
-                Some(((max - min) / step.unwrap_or(1)) as u64 + 1)
+                Some((((max - min) / step.unwrap_or(1)) as u64).saturating_add(1))
             }
             ParamKind::Double {
                 min,
                 max,
                 step: Some(s),
                 ..
-            } => Some(((max - min) / s + 1e-9).floor() as u64 + 1),
+            } => Some((((max - min) / s + 1e-9).floor() as u64).saturating_add(1)),
             ParamKind::Double { .. } => None,
             ParamKind::Categorical { choices } => Some(choices.len() as u64),
             ParamKind::Discrete { values } => Some(values.len() as u64),
