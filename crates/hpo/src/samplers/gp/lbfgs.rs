@@ -78,7 +78,7 @@ where
             s_hist.push(s);
             y_hist.push(y);
         }
-        if improvement.abs() < 1e-9 * (1.0 + fx.abs()) {
+        if improvement.abs() < 1e-7 * (1.0 + fx.abs()) {
             break;
         }
     }

@@ -51,25 +51,39 @@ pub fn solve_upper_t(l: &[f64], n: usize, b: &mut [f64]) {
 
 /// `A⁻¹` from the Cholesky factor of `A`.
 pub fn inverse_from_cholesky(l: &[f64], n: usize) -> Vec<f64> {
-    // Columns of L⁻¹, then A⁻¹ = L⁻ᵀ L⁻¹.
-    let mut linv = vec![0.0; n * n]; // row-major L⁻¹ (lower)
-    for c in 0..n {
-        let mut e = vec![0.0; n];
-        e[c] = 1.0;
-        solve_lower(l, n, &mut e);
-        for r in c..n {
-            linv[r * n + c] = e[r];
+    // L⁻¹ row by row (each row is a combination of earlier rows: contiguous access),
+    // then A⁻¹ = L⁻ᵀ L⁻¹ accumulated one row of L⁻¹ at a time.
+    let mut linv = vec![0.0; n * n];
+    for i in 0..n {
+        let (done, rest) = linv.split_at_mut(i * n);
+        let row = &mut rest[..n];
+        for k in 0..i {
+            let c = l[i * n + k];
+            if c != 0.0 {
+                let src = &done[k * n..k * n + k + 1];
+                for (r, s) in row[..=k].iter_mut().zip(src) {
+                    *r -= c * s;
+                }
+            }
         }
+        let d = 1.0 / l[i * n + i];
+        row[..i].iter_mut().for_each(|r| *r *= d);
+        row[i] = d;
     }
     let mut inv = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let mut s = 0.0;
-            for k in i..n {
-                s += linv[k * n + i] * linv[k * n + j];
+    for k in 0..n {
+        let r = &linv[k * n..k * n + k + 1];
+        for i in 0..=k {
+            let a = r[i];
+            let dst = &mut inv[i * n..i * n + i + 1];
+            for (d, b) in dst.iter_mut().zip(&r[..=i]) {
+                *d += a * b;
             }
-            inv[i * n + j] = s;
-            inv[j * n + i] = s;
+        }
+    }
+    for i in 0..n {
+        for j in 0..i {
+            inv[j * n + i] = inv[i * n + j];
         }
     }
     inv

@@ -72,7 +72,7 @@ impl Hyper {
 }
 
 /// Negative (log marginal likelihood + log prior) and its gradient w.r.t. `theta`.
-pub fn neg_objective(theta: &[f64], data: &Data, d2: &[Vec<f64>]) -> (f64, Vec<f64>) {
+pub fn neg_objective(theta: &[f64], data: &Data, d2: &[f64]) -> (f64, Vec<f64>) {
     let n = data.y.len();
     let d = data.is_cat.len();
     let h = Hyper::from_theta(theta);
@@ -80,7 +80,7 @@ pub fn neg_objective(theta: &[f64], data: &Data, d2: &[Vec<f64>]) -> (f64, Vec<f
     let mut dk = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..i {
-            let r2: f64 = d2[i * n + j]
+            let r2: f64 = d2[(i * n + j) * d..(i * n + j + 1) * d]
                 .iter()
                 .zip(&h.inv_sq_ls)
                 .map(|(a, b)| a * b)
@@ -111,7 +111,7 @@ pub fn neg_objective(theta: &[f64], data: &Data, d2: &[Vec<f64>]) -> (f64, Vec<f
             let w = alpha[i] * alpha[j] - kinv[i * n + j];
             // off-diagonal pairs count twice
             let gij = 2.0 * w * dk[i * n + j];
-            for (q, dd) in d2[i * n + j].iter().enumerate() {
+            for (q, dd) in d2[(i * n + j) * d..(i * n + j + 1) * d].iter().enumerate() {
                 grad[q] += gij * dd;
             }
             g_scale += 2.0 * w * k[i * n + j];
@@ -140,15 +140,16 @@ pub fn neg_objective(theta: &[f64], data: &Data, d2: &[Vec<f64>]) -> (f64, Vec<f
     (-(lml + lp), grad.iter().map(|g| -g).collect())
 }
 
-/// Pairwise per-dimension squared differences, lower triangle used.
-pub fn pair_deltas(data: &Data) -> Vec<Vec<f64>> {
+/// Pairwise per-dimension squared differences (flat `[(i·n + j)·d + q]`, lower triangle).
+pub fn pair_deltas(data: &Data) -> Vec<f64> {
     let n = data.x.len();
-    let mut out = vec![Vec::new(); n * n];
+    let d = data.is_cat.len();
+    let mut out = vec![0.0; n * n * d];
     for i in 0..n {
         for j in 0..i {
-            out[i * n + j] = (0..data.is_cat.len())
-                .map(|q| delta2(data.x[i][q], data.x[j][q], data.is_cat[q]))
-                .collect();
+            for q in 0..d {
+                out[(i * n + j) * d + q] = delta2(data.x[i][q], data.x[j][q], data.is_cat[q]);
+            }
         }
     }
     out
