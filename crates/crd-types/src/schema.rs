@@ -1,0 +1,31 @@
+//! Hand-written schema fragments for fields whose Rust type cannot describe the
+//! Kubernetes structural schema we want (free-form maps, embedded pod templates).
+
+use schemars::{Schema, SchemaGenerator, json_schema};
+
+/// An object the API server stores as given (`x-kubernetes-preserve-unknown-fields`).
+/// Used for the optional pod template overrides: embedding the full PodTemplateSpec schema
+/// would add several hundred kilobytes to every CRD for a rarely used escape hatch.
+pub fn preserve_unknown_object(_gen: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+
+/// A string-keyed map of scalar values (strings, numbers, booleans), at most 64 entries.
+/// The scalar-only rule is a CEL validation, since OpenAPI cannot say "any scalar".
+pub fn scalar_map(_gen: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "maxProperties": 64,
+        "additionalProperties": {
+            "description": "A value: string, number or boolean.",
+            "x-kubernetes-preserve-unknown-fields": true,
+        },
+        "x-kubernetes-validations": [{
+            "rule": "self.all(k, type(self[k]) == string || type(self[k]) == int || type(self[k]) == uint || type(self[k]) == double || type(self[k]) == bool)",
+            "message": "values must be strings, numbers or booleans",
+        }],
+    })
+}
