@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::api::core::v1::{EnvVar, PodTemplateSpec, Toleration};
 use serde_json::Value;
 
 /// Training framework; decides framework-specific worker environment.
@@ -56,8 +56,8 @@ impl Backend {
 pub enum CheckpointStorage {
     /// A PersistentVolumeClaim `<name>-checkpoints` created by the operator.
     Pvc {
-        /// Sub-directory inside the volume.
-        path: String,
+        /// Absolute mount path inside the workers (CHECKPOINT_DIR).
+        mount_path: String,
         /// Requested size (Kubernetes quantity).
         size: String,
         /// StorageClass; the cluster default when `None`.
@@ -183,6 +183,12 @@ pub struct JobPlan {
     pub pod_template: Option<PodTemplateSpec>,
     /// Total epochs, when the hyperparameters say so.
     pub total_epochs: Option<u32>,
+    /// Extra node selector for every worker.
+    pub node_selector: BTreeMap<String, String>,
+    /// Extra tolerations for every worker.
+    pub tolerations: Vec<Toleration>,
+    /// Extra environment for every worker (after the operator's variables).
+    pub env: Vec<EnvVar>,
 }
 
 impl JobPlan {
@@ -253,7 +259,7 @@ pub(crate) mod fixtures {
             checkpoint: Some(CheckpointPlan {
                 frequency: 1,
                 storage: CheckpointStorage::Pvc {
-                    path: "resnet50".into(),
+                    mount_path: "/mnt/checkpoints/resnet50".into(),
                     size: "10Gi".into(),
                     storage_class: None,
                 },
@@ -271,6 +277,9 @@ pub(crate) mod fixtures {
             ttl_seconds_after_finished: None,
             pod_template: None,
             total_epochs: Some(10),
+            node_selector: BTreeMap::new(),
+            tolerations: vec![],
+            env: vec![],
         }
     }
 }

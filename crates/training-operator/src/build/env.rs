@@ -9,8 +9,6 @@ use super::Attempt;
 use super::configmap::CONFIG_MOUNT;
 use crate::spec::{Backend, CheckpointStorage, Framework, JobPlan};
 
-/// Where a PVC checkpoint volume is mounted.
-pub const CHECKPOINT_MOUNT: &str = "/mnt/checkpoints";
 /// Annotation the Job controller puts on every indexed pod.
 pub const COMPLETION_INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 
@@ -52,19 +50,13 @@ fn value_text(v: &Value) -> String {
 pub fn checkpoint_dir(plan: &JobPlan) -> Option<String> {
     let ckpt = plan.checkpoint.as_ref()?;
     Some(match &ckpt.storage {
-        CheckpointStorage::Pvc { path, .. } => {
-            let p = path.trim_matches('/');
-            if p.is_empty() {
-                CHECKPOINT_MOUNT.to_string()
-            } else {
-                format!("{CHECKPOINT_MOUNT}/{p}")
-            }
-        }
+        CheckpointStorage::Pvc { mount_path, .. } => mount_path.clone(),
         CheckpointStorage::ObjectStore { uri } => uri.clone(),
     })
 }
 
-/// The full, ordered environment of a worker container. Order matters:
+/// The full, ordered environment (the spec's extra variables last, so they may
+/// reference the operator's) of a worker container. Order matters:
 /// `$(RANK)` references in later values expand only after RANK is defined.
 pub fn worker_env(plan: &JobPlan, attempt: &Attempt) -> Vec<EnvVar> {
     let world = attempt.workers;
@@ -147,6 +139,7 @@ pub fn worker_env(plan: &JobPlan, attempt: &Attempt) -> Vec<EnvVar> {
     if let Some(resume) = &attempt.resume_from {
         env.push(var("RESUME_FROM_CHECKPOINT", resume.clone()));
     }
+    env.extend(plan.env.iter().cloned());
     env
 }
 

@@ -24,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::Attempt;
 use super::configmap::CONFIG_MOUNT;
-use super::env::{CHECKPOINT_MOUNT, worker_env};
+use super::env::{checkpoint_dir, worker_env};
 use super::meta::{ANNOTATION_RESUME, LABEL_ATTEMPT, child_meta, selector_labels};
 use crate::spec::{CheckpointStorage, JobPlan};
 
@@ -141,6 +141,7 @@ fn volumes_and_mounts(plan: &JobPlan) -> (Vec<Volume>, Vec<VolumeMount>) {
     ];
     if let Some(ckpt) = &plan.checkpoint
         && matches!(ckpt.storage, CheckpointStorage::Pvc { .. })
+        && let Some(dir) = checkpoint_dir(plan)
     {
         volumes.push(Volume {
             name: "checkpoints".into(),
@@ -152,7 +153,7 @@ fn volumes_and_mounts(plan: &JobPlan) -> (Vec<Volume>, Vec<VolumeMount>) {
         });
         mounts.push(VolumeMount {
             name: "checkpoints".into(),
-            mount_path: CHECKPOINT_MOUNT.into(),
+            mount_path: dir,
             ..Default::default()
         });
     }
@@ -233,6 +234,16 @@ pub fn pod_template(plan: &JobPlan, attempt: &Attempt) -> PodTemplateSpec {
         type_: "RuntimeDefault".into(),
         localhost_profile: None,
     });
+    if !plan.node_selector.is_empty() {
+        spec.node_selector
+            .get_or_insert_with(BTreeMap::new)
+            .extend(plan.node_selector.clone());
+    }
+    if !plan.tolerations.is_empty() {
+        spec.tolerations
+            .get_or_insert_with(Vec::new)
+            .extend(plan.tolerations.iter().cloned());
+    }
     if plan.resources.gpus > 0 {
         spec.node_selector
             .get_or_insert_with(BTreeMap::new)
@@ -292,7 +303,7 @@ mod tests {
 
     fn attempt() -> Attempt {
         Attempt {
-            number: 1,
+            number: 0,
             resume_from: None,
             suspend: true,
             workers: 2,
@@ -305,7 +316,7 @@ mod tests {
         let v = serde_json::to_value(&job).unwrap();
         assert_eq!(v["metadata"]["name"], "test-job-workers");
         assert_eq!(v["metadata"]["namespace"], "default");
-        assert_eq!(v["metadata"]["labels"]["training.mlfleet.io/attempt"], "1");
+        assert_eq!(v["metadata"]["labels"]["training.mlfleet.io/attempt"], "0");
         assert_eq!(v["metadata"]["ownerReferences"][0]["kind"], "TrainingJob");
         let spec = &v["spec"];
         assert_eq!(spec["completionMode"], "Indexed");
@@ -343,7 +354,10 @@ mod tests {
             .iter()
             .map(|m| m["mountPath"].as_str().unwrap())
             .collect();
-        assert_eq!(mounts, vec!["/dev/shm", "/etc/mlfleet", "/mnt/checkpoints"]);
+        assert_eq!(
+            mounts,
+            vec!["/dev/shm", "/etc/mlfleet", "/mnt/checkpoints/resnet50"]
+        );
         let shm = &pod["volumes"][0];
         assert_eq!(shm["emptyDir"]["medium"], "Memory");
         assert_eq!(

@@ -12,7 +12,8 @@ pub mod service;
 /// Which incarnation of the worker gang a Job belongs to, and how it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
-    /// Attempt number (1 for the first Job; every retry, resume or resize adds one).
+    /// Attempt number (0 for the first Job; every retry, preemption, suspend or
+    /// resize adds one). Workers see it as TRAINING_ATTEMPT and report it back.
     pub number: u32,
     /// Checkpoint the workers resume from (`RESUME_FROM_CHECKPOINT`).
     pub resume_from: Option<String>,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use super::failure::{ExitClass, backoff_delay, classify_job_failure};
+
 use super::phase::Phase;
 use crate::admission::Waiting;
 use crate::build::Attempt;
@@ -60,8 +61,8 @@ pub struct Prior {
     pub workers: Option<u32>,
     /// First time workers were started.
     pub start_time: Option<Timestamp>,
-    /// When the last attempt failed.
-    pub last_failure_time: Option<Timestamp>,
+    /// When the next attempt may start (set while Restarting).
+    pub next_retry_time: Option<Timestamp>,
     /// When the job finished.
     pub completion_time: Option<Timestamp>,
     /// Latest checkpoint reported by the workers.
@@ -141,8 +142,8 @@ pub struct Step {
     pub action: ChildAction,
     /// Start time after this step.
     pub start_time: Option<Timestamp>,
-    /// Last failure time after this step.
-    pub last_failure_time: Option<Timestamp>,
+    /// Earliest start of the next attempt after this step.
+    pub next_retry_time: Option<Timestamp>,
     /// Completion time after this step.
     pub completion_time: Option<Timestamp>,
     /// Look again after this long (deadline, TTL, backoff) even without events.
@@ -184,7 +185,7 @@ pub fn step(o: &Observation<'_>) -> Step {
             .is_some_and(|j| j.attempt >= p.attempt && !j.deleting),
         action: ChildAction::None,
         start_time: p.start_time,
-        last_failure_time: p.last_failure_time,
+        next_retry_time: p.next_retry_time,
         completion_time: p.completion_time,
         requeue_after: None,
         delete_self: false,
@@ -322,7 +323,7 @@ pub fn step(o: &Observation<'_>) -> Step {
                         delay.as_secs(),
                         p.last_checkpoint.as_deref().unwrap_or("the beginning")
                     );
-                    s.last_failure_time = Some(o.now);
+                    s.next_retry_time = Some(plus(o.now, delay));
                     s.action = ChildAction::DeleteJob;
                     s.resources_created = false;
                     s.requeue_after = min_opt(s.requeue_after, Some(delay));
@@ -360,16 +361,14 @@ pub fn step(o: &Observation<'_>) -> Step {
     match job.take() {
         None => {
             if s.phase == Phase::Restarting
-                && let Some(failed_at) = p.last_failure_time
+                && let Some(at) = p.next_retry_time
             {
-                let at = plus(failed_at, backoff_delay(&plan.retry_backoff, s.restarts));
                 if o.now < at {
                     s.requeue_after = min_opt(s.requeue_after, Some(until(o.now, at)));
                     return s;
                 }
             }
-            let attempt_no = s.attempt.max(1);
-            s.attempt = attempt_no;
+            let attempt_no = s.attempt;
             s.action = ChildAction::Create(Attempt {
                 number: attempt_no,
                 resume_from: p.last_checkpoint.clone(),

@@ -70,7 +70,7 @@ fn new_job_creates_suspended_job_and_waits() {
     assert_eq!(
         s.action,
         ChildAction::Create(crate::build::Attempt {
-            number: 1,
+            number: 0,
             resume_from: None,
             suspend: true,
             workers: 2
@@ -225,7 +225,7 @@ fn retryable_failure_restarts_from_checkpoint_after_backoff() {
         phase: Some(Phase::Restarting),
         attempt: 2,
         restarts: 1,
-        last_failure_time: Some(t(100)),
+        next_retry_time: Some(t(110)),
         ..running_prior()
     };
     let old = ChildJob {
