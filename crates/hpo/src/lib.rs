@@ -24,6 +24,7 @@
 //! assert_eq!(again.ask().unwrap(), opt.ask().unwrap());
 //! ```
 
+pub mod assignment;
 pub mod error;
 pub mod expr;
 pub mod math;
