@@ -53,7 +53,7 @@ def main(paths):
                 meds[(f, b, key)] = med
                 base = statistics.median(regret.get((f, b, ("optuna", "tpe")), [float("nan")]))
                 ratio = med / base if base > 0 else float("nan")
-                cells.append(f" {med:.3g} [{q1:.3g}, {q3:.3g}] ×{ratio:.2f} |")
+                cells.append(f" {med:.3g} [{q1:.3g}, {q3:.3g}] ×{ratio:.3g} |")
         if any(c != " – |" for c in cells):
             print(f"| {key[0]} {key[1]} |" + "".join(cells))
     print()
