@@ -8,3 +8,4 @@ pub mod queue;
 pub mod registry;
 pub mod scaling;
 pub mod work;
+pub mod worker;
