@@ -27,14 +27,20 @@ pub struct ControllerSpec {
 impl ControllerSpec {
     /// A spec running `binary run`.
     pub fn new(binary: impl Into<PathBuf>) -> Self {
-        Self { binary: binary.into(), args: vec!["run".into()], ..Self::default() }
+        Self {
+            binary: binary.into(),
+            args: vec!["run".into()],
+            ..Self::default()
+        }
     }
 
     /// Path of a binary of this workspace in the cargo target dir (`CARGO_TARGET_DIR` or
     /// `<repo>/target`, debug profile). Tests in the binary's own crate should prefer
     /// `env!("CARGO_BIN_EXE_<name>")`.
     pub fn workspace_binary(name: &str) -> PathBuf {
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target"));
         target.join("debug").join(name)
     }
 
@@ -69,10 +75,22 @@ impl ControllerProcess {
     /// spec's own env wins).
     pub fn start(plane: &Plane, spec: &ControllerSpec) -> Result<Self> {
         if !spec.binary.is_file() {
-            return Err(E2eError::io("starting controller", &spec.binary, std::io::ErrorKind::NotFound.into()));
+            return Err(E2eError::io(
+                "starting controller",
+                &spec.binary,
+                std::io::ErrorKind::NotFound.into(),
+            ));
         }
-        let stem = spec.binary.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "controller".into());
-        let dir = state_dir().join("e2e-runs").join(format!("{stem}-{}-{}", std::process::id(), unique()));
+        let stem = spec
+            .binary
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "controller".into());
+        let dir = state_dir().join("e2e-runs").join(format!(
+            "{stem}-{}-{}",
+            std::process::id(),
+            unique()
+        ));
         std::fs::create_dir_all(&dir).map_err(|e| E2eError::io("creating", &dir, e))?;
         let kubeconfig = match &spec.service_account {
             Some((ns, name)) => {
@@ -86,7 +104,9 @@ impl ControllerProcess {
         let grpc_addr = free_loopback_port()?;
         let log = dir.join("controller.log");
         let out = File::create(&log).map_err(|e| E2eError::io("creating", &log, e))?;
-        let err = out.try_clone().map_err(|e| E2eError::io("opening", &log, e))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| E2eError::io("opening", &log, e))?;
         let mut cmd = Command::new(&spec.binary);
         cmd.args(&spec.args)
             .env("KUBECONFIG", &kubeconfig)
@@ -99,8 +119,16 @@ impl ControllerProcess {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        let child = cmd.spawn().map_err(|e| E2eError::io("starting controller", &spec.binary, e))?;
-        Ok(Self { child, log, kubeconfig, admin_addr, grpc_addr })
+        let child = cmd
+            .spawn()
+            .map_err(|e| E2eError::io("starting controller", &spec.binary, e))?;
+        Ok(Self {
+            child,
+            log,
+            kubeconfig,
+            admin_addr,
+            grpc_addr,
+        })
     }
 
     /// File receiving the process's stdout and stderr.
@@ -130,7 +158,9 @@ impl ControllerProcess {
 
     /// The exit status if the process has ended.
     pub fn exit_status(&mut self) -> Result<Option<std::process::ExitStatus>> {
-        self.child.try_wait().map_err(|e| E2eError::io("polling", &self.log, e))
+        self.child
+            .try_wait()
+            .map_err(|e| E2eError::io("polling", &self.log, e))
     }
 
     /// The whole log so far.
@@ -143,7 +173,9 @@ impl ControllerProcess {
         if let Some(status) = self.exit_status()? {
             return Ok(Some(status));
         }
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Some(status) = self.exit_status()? {
@@ -151,8 +183,13 @@ impl ControllerProcess {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.child.kill().map_err(|e| E2eError::io("killing", &self.log, e))?;
-        self.child.wait().map(Some).map_err(|e| E2eError::io("waiting for", &self.log, e))
+        self.child
+            .kill()
+            .map_err(|e| E2eError::io("killing", &self.log, e))?;
+        self.child
+            .wait()
+            .map(Some)
+            .map_err(|e| E2eError::io("waiting for", &self.log, e))
     }
 }
 
@@ -165,8 +202,11 @@ impl Drop for ControllerProcess {
 }
 
 fn free_loopback_port() -> Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| E2eError::io("binding", "127.0.0.1:0", e))?;
-    listener.local_addr().map_err(|e| E2eError::io("binding", "127.0.0.1:0", e))
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| E2eError::io("binding", "127.0.0.1:0", e))?;
+    listener
+        .local_addr()
+        .map_err(|e| E2eError::io("binding", "127.0.0.1:0", e))
 }
 
 fn unique() -> u32 {

@@ -29,9 +29,16 @@ impl TestNamespace {
     /// Creates `e2e-<prefix>-<unique suffix>` labelled `mlfleet.io/e2e=true`.
     pub async fn create(plane: &'static Plane, prefix: &str) -> Result<Self> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("e2e-{prefix}-{:x}{:x}{n}", std::process::id() % 0xfff, nanos % 0xffff);
+        let name = format!(
+            "e2e-{prefix}-{:x}{:x}{n}",
+            std::process::id() % 0xfff,
+            nanos % 0xffff
+        );
         let ns = Namespace {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -40,8 +47,23 @@ impl TestNamespace {
             },
             ..Namespace::default()
         };
-        Api::<Namespace>::all(plane.client().await?).create(&PostParams::default(), &ns).await?;
-        Ok(Self { name, plane, logs: Mutex::new(Vec::new()) })
+        Api::<Namespace>::all(plane.client().await?)
+            .create(&PostParams::default(), &ns)
+            .await?;
+        Ok(Self {
+            name,
+            plane,
+            logs: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// [`TestNamespace::create`] for synchronous tests (runs a small runtime of its own).
+    pub fn create_blocking(plane: &'static Plane, prefix: &str) -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| crate::E2eError::io("starting a runtime for", "namespace creation", e))?;
+        rt.block_on(Self::create(plane, prefix))
     }
 
     /// The namespace name.
@@ -71,9 +93,14 @@ impl TestNamespace {
         }
         let logs = self.logs.lock().map(|l| l.clone()).unwrap_or_default();
         for log in logs {
-            let text = std::fs::read_to_string(&log).unwrap_or_else(|e| format!("<cannot read: {e}>"));
+            let text =
+                std::fs::read_to_string(&log).unwrap_or_else(|e| format!("<cannot read: {e}>"));
             let lines: Vec<&str> = text.lines().collect();
-            eprintln!("==== last lines of {} ====\n{}", log.display(), lines[lines.len().saturating_sub(200)..].join("\n"));
+            eprintln!(
+                "==== last lines of {} ====\n{}",
+                log.display(),
+                lines[lines.len().saturating_sub(200)..].join("\n")
+            );
         }
     }
 }
@@ -84,13 +111,22 @@ impl Drop for TestNamespace {
         if failed {
             self.dump();
             if std::env::var("MLFLEET_E2E_KEEP_FAILED").is_ok_and(|v| v == "1") {
-                eprintln!("keeping namespace {} (MLFLEET_E2E_KEEP_FAILED=1)", self.name);
+                eprintln!(
+                    "keeping namespace {} (MLFLEET_E2E_KEEP_FAILED=1)",
+                    self.name
+                );
                 return;
             }
         }
         // Synchronous: Drop cannot await, and the deletion must be issued before the test
         // process exits. `--wait=false` returns once the apiserver accepted it.
-        if let Err(e) = self.plane.kubectl(&["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"]) {
+        if let Err(e) = self.plane.kubectl(&[
+            "delete",
+            "namespace",
+            &self.name,
+            "--wait=false",
+            "--ignore-not-found",
+        ]) {
             eprintln!("cleanup of namespace {} failed: {e}", self.name);
         }
     }

@@ -49,7 +49,9 @@ impl Plane {
     /// With `MLFLEET_E2E_KUBECONFIG` set, that cluster is used and nothing is started.
     pub fn ensure() -> Result<&'static Plane> {
         let plane = PLANE.get_or_init(|| Self::start().map_err(|e| e.to_string()));
-        plane.as_ref().map_err(|message| E2eError::PlaneUnavailable(message.clone()))
+        plane
+            .as_ref()
+            .map_err(|message| E2eError::PlaneUnavailable(message.clone()))
     }
 
     fn start() -> Result<Plane> {
@@ -57,7 +59,12 @@ impl Plane {
         let tools = ToolPaths::new(&versions);
         if let Some(kubeconfig) = std::env::var_os("MLFLEET_E2E_KUBECONFIG") {
             tools.check(false)?;
-            return Ok(Plane { kubeconfig: PathBuf::from(kubeconfig), tools, versions, local: false });
+            return Ok(Plane {
+                kubeconfig: PathBuf::from(kubeconfig),
+                tools,
+                versions,
+                local: false,
+            });
         }
         tools.check(true)?;
         let script = repo_root().join("e2e/cluster");
@@ -66,8 +73,16 @@ impl Plane {
         if !out.success() {
             return Err(command_error(&script.display().to_string(), &out));
         }
-        eprintln!("[e2e] control plane ready in {:.1}s", started.elapsed().as_secs_f64());
-        Ok(Plane { kubeconfig: state_dir().join("kubeconfig"), tools, versions, local: true })
+        eprintln!(
+            "[e2e] control plane ready in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(Plane {
+            kubeconfig: state_dir().join("kubeconfig"),
+            tools,
+            versions,
+            local: true,
+        })
     }
 
     /// Path of the admin kubeconfig.
@@ -97,7 +112,12 @@ impl Plane {
 
     /// A client whose requests impersonate ServiceAccount `namespace/name`, so that only
     /// that account's RBAC applies. The kubeconfig it uses is written to `dest`.
-    pub async fn impersonating_client(&self, namespace: &str, name: &str, dest: &Path) -> Result<Client> {
+    pub async fn impersonating_client(
+        &self,
+        namespace: &str,
+        name: &str,
+        dest: &Path,
+    ) -> Result<Client> {
         write_impersonating_kubeconfig(&self.kubeconfig, dest, namespace, name)?;
         client_from(dest).await
     }
@@ -109,12 +129,17 @@ impl Plane {
 
     /// Runs the built kubectl and returns its output whatever the exit status.
     pub fn kubectl_output<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Result<CommandOutput> {
-        run(Command::new(&self.tools.kubectl).arg("--kubeconfig").arg(&self.kubeconfig).args(args))
+        run(Command::new(&self.tools.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args))
     }
 
     /// Runs the built helm against the plane; non-zero exit is an error.
     pub fn helm<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Result<CommandOutput> {
-        let out = run(Command::new(&self.tools.helm).env("KUBECONFIG", &self.kubeconfig).args(args))?;
+        let out = run(Command::new(&self.tools.helm)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(args))?;
         checked(out, "helm", args)
     }
 
@@ -125,19 +150,51 @@ impl Plane {
         let has_yaml = std::fs::read_dir(&dir)
             .map_err(|e| E2eError::io("listing", &dir, e))?
             .filter_map(|e| e.ok())
-            .any(|e| e.path().extension().is_some_and(|x| x == "yaml" || x == "yml"));
+            .any(|e| {
+                e.path()
+                    .extension()
+                    .is_some_and(|x| x == "yaml" || x == "yml")
+            });
         if !has_yaml {
             return Err(E2eError::NoCrds(dir));
         }
         let dir_arg = dir.display().to_string();
-        self.kubectl(&["apply", "--server-side", "--force-conflicts", "--field-manager", "mlfleet-e2e", "-f", &dir_arg])?;
-        let out = self.kubectl(&["wait", "--for", "condition=Established", "--timeout", "60s", "-f", &dir_arg, "-o", "name"])?;
-        Ok(out.stdout.lines().map(|l| l.trim_start_matches("customresourcedefinition.apiextensions.k8s.io/").to_string()).collect())
+        self.kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager",
+            "mlfleet-e2e",
+            "-f",
+            &dir_arg,
+        ])?;
+        let out = self.kubectl(&[
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout",
+            "60s",
+            "-f",
+            &dir_arg,
+            "-o",
+            "name",
+        ])?;
+        Ok(out
+            .stdout
+            .lines()
+            .map(|l| {
+                l.trim_start_matches("customresourcedefinition.apiextensions.k8s.io/")
+                    .to_string()
+            })
+            .collect())
     }
 }
 
 async fn client_from(path: &Path) -> Result<Client> {
-    let err = |message: String| E2eError::Kubeconfig { path: path.to_path_buf(), message };
+    let err = |message: String| E2eError::Kubeconfig {
+        path: path.to_path_buf(),
+        message,
+    };
     let kc = Kubeconfig::read_from(path).map_err(|e| err(e.to_string()))?;
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
@@ -147,7 +204,9 @@ async fn client_from(path: &Path) -> Result<Client> {
 
 pub(crate) fn run(cmd: &mut Command) -> Result<CommandOutput> {
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd.output().map_err(|e| E2eError::io("running", program, e))?;
+    let out = cmd
+        .output()
+        .map_err(|e| E2eError::io("running", program, e))?;
     Ok(CommandOutput {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -155,23 +214,36 @@ pub(crate) fn run(cmd: &mut Command) -> Result<CommandOutput> {
     })
 }
 
-fn checked<S: AsRef<std::ffi::OsStr>>(out: CommandOutput, tool: &str, args: &[S]) -> Result<CommandOutput> {
+fn checked<S: AsRef<std::ffi::OsStr>>(
+    out: CommandOutput,
+    tool: &str,
+    args: &[S],
+) -> Result<CommandOutput> {
     if out.success() {
         return Ok(out);
     }
-    let line = std::iter::once(tool.to_string()).chain(args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()));
+    let line = std::iter::once(tool.to_string()).chain(
+        args.iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned()),
+    );
     Err(command_error(&line.collect::<Vec<_>>().join(" "), &out))
 }
 
 fn command_error(command: &str, out: &CommandOutput) -> E2eError {
     let tail: String = {
-        let text = if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr };
+        let text = if out.stderr.trim().is_empty() {
+            &out.stdout
+        } else {
+            &out.stderr
+        };
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     };
     E2eError::Command {
         command: command.to_string(),
-        status: out.code.map_or_else(|| "killed by signal".to_string(), |c| format!("exit {c}")),
+        status: out
+            .code
+            .map_or_else(|| "killed by signal".to_string(), |c| format!("exit {c}")),
         stderr: tail,
     }
 }

@@ -42,9 +42,18 @@ impl Versions {
             text.lines()
                 .map(str::trim)
                 .filter(|l| !l.starts_with('#'))
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(|v| v.trim().to_string()))
+                .find_map(|l| {
+                    l.strip_prefix(key)?
+                        .strip_prefix('=')
+                        .map(|v| v.trim().to_string())
+                })
         };
-        Some(Self { kube: get("KUBE_VERSION")?, etcd: get("ETCD_VERSION")?, kwok: get("KWOK_VERSION")?, helm: get("HELM_VERSION")? })
+        Some(Self {
+            kube: get("KUBE_VERSION")?,
+            etcd: get("ETCD_VERSION")?,
+            kwok: get("KWOK_VERSION")?,
+            helm: get("HELM_VERSION")?,
+        })
     }
 }
 
@@ -85,7 +94,9 @@ impl ToolPaths {
             needed.extend(self.plane.iter());
         }
         match needed.into_iter().find(|p| !p.is_file()) {
-            Some(missing) => Err(E2eError::ToolsNotBuilt { missing: missing.clone() }),
+            Some(missing) => Err(E2eError::ToolsNotBuilt {
+                missing: missing.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -96,13 +107,17 @@ pub(crate) fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("MLFLEET_CACHE") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache/mlfleet")
 }
 
 /// `MLFLEET_STATE` or `<cache>/cluster`.
 pub(crate) fn state_dir() -> PathBuf {
-    std::env::var_os("MLFLEET_STATE").map(PathBuf::from).unwrap_or_else(|| cache_dir().join("cluster"))
+    std::env::var_os("MLFLEET_STATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("cluster"))
 }
 
 #[cfg(test)]
@@ -111,15 +126,29 @@ mod tests {
 
     #[test]
     fn parses_versions_file() {
-        let v = Versions::parse("# c\nKUBE_VERSION=v1.36.4\nETCD_VERSION=v3.6.16\nKWOK_VERSION=v0.8.0\nHELM_VERSION=v3.21.4\n");
-        assert_eq!(v.map(|v| (v.kube, v.helm)), Some(("v1.36.4".to_string(), "v3.21.4".to_string())));
+        let v = Versions::parse(
+            "# c\nKUBE_VERSION=v1.36.4\nETCD_VERSION=v3.6.16\nKWOK_VERSION=v0.8.0\nHELM_VERSION=v3.21.4\n",
+        );
+        assert_eq!(
+            v.map(|v| (v.kube, v.helm)),
+            Some(("v1.36.4".to_string(), "v3.21.4".to_string()))
+        );
         assert_eq!(Versions::parse("KUBE_VERSION=v1\n"), None);
     }
 
     #[test]
     fn missing_tool_is_a_typed_error_naming_the_build_script() {
-        let versions = Versions { kube: "v0.0.0-none".into(), etcd: "x".into(), kwok: "x".into(), helm: "x".into() };
-        let err = ToolPaths::new(&versions).check(true).err().map(|e| e.to_string()).unwrap_or_default();
+        let versions = Versions {
+            kube: "v0.0.0-none".into(),
+            etcd: "x".into(),
+            kwok: "x".into(),
+            helm: "x".into(),
+        };
+        let err = ToolPaths::new(&versions)
+            .check(true)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("e2e/tools/build.sh"), "{err}");
     }
 }

@@ -12,18 +12,31 @@ use crate::{E2eError, Result};
 
 /// Watches `name` through `api` until `cond` holds (it sees `None` while the object does
 /// not exist) and returns the object, or [`E2eError::Timeout`] after `timeout`.
-pub async fn wait_for<K>(api: &Api<K>, name: &str, timeout: Duration, cond: impl Fn(&K) -> bool) -> Result<K>
+pub async fn wait_for<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    cond: impl Fn(&K) -> bool,
+) -> Result<K>
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + 'static,
     K::DynamicType: Default,
 {
     let what = format!("{} {name}", K::kind(&Default::default()));
-    let watch = await_condition(api.clone(), name, move |obj: Option<&K>| obj.is_some_and(&cond));
+    let watch = await_condition(api.clone(), name, move |obj: Option<&K>| {
+        obj.is_some_and(&cond)
+    });
     match tokio::time::timeout(timeout, watch).await {
         Err(_) => Err(E2eError::Timeout { what, timeout }),
-        Ok(Err(e)) => Err(E2eError::Watch { what, message: e.to_string() }),
+        Ok(Err(e)) => Err(E2eError::Watch {
+            what,
+            message: e.to_string(),
+        }),
         Ok(Ok(Some(obj))) => Ok(obj),
-        Ok(Ok(None)) => Err(E2eError::Watch { what, message: "object disappeared".into() }),
+        Ok(Ok(None)) => Err(E2eError::Watch {
+            what,
+            message: "object disappeared".into(),
+        }),
     }
 }
 
@@ -37,7 +50,10 @@ where
     let watch = await_condition(api.clone(), name, |obj: Option<&K>| obj.is_none());
     match tokio::time::timeout(timeout, watch).await {
         Err(_) => Err(E2eError::Timeout { what, timeout }),
-        Ok(Err(e)) => Err(E2eError::Watch { what, message: e.to_string() }),
+        Ok(Err(e)) => Err(E2eError::Watch {
+            what,
+            message: e.to_string(),
+        }),
         Ok(Ok(_)) => Ok(()),
     }
 }

@@ -23,7 +23,8 @@ fn bound(pvc: &PersistentVolumeClaim) -> bool {
 }
 
 #[tokio::test]
-async fn default_class_claims_bind_to_pool_volumes_and_pods_mounting_them_schedule() -> anyhow::Result<()> {
+async fn default_class_claims_bind_to_pool_volumes_and_pods_mounting_them_schedule()
+-> anyhow::Result<()> {
     let plane = Plane::ensure()?;
     let ns = TestNamespace::create(plane, "pvc").await?;
     let client = plane.client().await?;
@@ -31,28 +32,62 @@ async fn default_class_claims_bind_to_pool_volumes_and_pods_mounting_them_schedu
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns.name());
     let volumes: Api<PersistentVolume> = Api::all(client.clone());
 
-    let classes = Api::<StorageClass>::all(client.clone()).list(&ListParams::default()).await?.items;
+    let classes = Api::<StorageClass>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
     let default_class: Vec<String> = classes
         .iter()
         .filter(|c| {
-            c.metadata.annotations.as_ref().and_then(|a| a.get("storageclass.kubernetes.io/is-default-class")).map(String::as_str) == Some("true")
+            c.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("storageclass.kubernetes.io/is-default-class"))
+                .map(String::as_str)
+                == Some("true")
         })
         .filter_map(|c| c.metadata.name.clone())
         .collect();
-    assert_eq!(default_class.len(), 1, "exactly one default StorageClass: {default_class:?}");
+    assert_eq!(
+        default_class.len(),
+        1,
+        "exactly one default StorageClass: {default_class:?}"
+    );
 
     for (name, mode) in [("data", "ReadWriteOnce"), ("shared", "ReadWriteMany")] {
-        claims.create(&PostParams::default(), &claim(name, mode)?).await?;
+        claims
+            .create(&PostParams::default(), &claim(name, mode)?)
+            .await?;
         let pvc = wait_for(&claims, name, Duration::from_secs(60), bound).await?;
         let spec = pvc.spec.clone().unwrap_or_default();
-        assert_eq!(spec.storage_class_name.as_ref(), default_class.first(), "class filled in by DefaultStorageClass admission");
-        let pv = volumes.get(spec.volume_name.as_deref().unwrap_or_default()).await?;
+        assert_eq!(
+            spec.storage_class_name.as_ref(),
+            default_class.first(),
+            "class filled in by DefaultStorageClass admission"
+        );
+        let pv = volumes
+            .get(spec.volume_name.as_deref().unwrap_or_default())
+            .await?;
         let labels = pv.metadata.labels.clone().unwrap_or_default();
-        assert_eq!(labels.get("mlfleet.io/pv-pool").map(String::as_str), Some("true"), "bound to a pool PV");
+        assert_eq!(
+            labels.get("mlfleet.io/pv-pool").map(String::as_str),
+            Some("true"),
+            "bound to a pool PV"
+        );
         let pv_spec = pv.spec.clone().unwrap_or_default();
-        assert!(pv_spec.access_modes.unwrap_or_default().iter().any(|m| m == mode), "{name}: PV lacks {mode}");
+        assert!(
+            pv_spec
+                .access_modes
+                .unwrap_or_default()
+                .iter()
+                .any(|m| m == mode),
+            "{name}: PV lacks {mode}"
+        );
         let claim_ref = pv_spec.claim_ref.unwrap_or_default();
-        assert_eq!((claim_ref.namespace.as_deref(), claim_ref.name.as_deref()), (Some(ns.name()), Some(name)));
+        assert_eq!(
+            (claim_ref.namespace.as_deref(), claim_ref.name.as_deref()),
+            (Some(ns.name()), Some(name))
+        );
     }
 
     let pod: Pod = serde_json::from_value(serde_json::json!({
@@ -71,13 +106,18 @@ async fn default_class_claims_bind_to_pool_volumes_and_pods_mounting_them_schedu
         p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
     })
     .await?;
-    let node = running.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+    let node = running
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default();
     assert!(node.starts_with("kwok-"), "scheduled onto {node}");
     Ok(())
 }
 
 #[tokio::test]
-async fn claim_without_a_matching_volume_stays_pending_with_the_pv_controller_reason() -> anyhow::Result<()> {
+async fn claim_without_a_matching_volume_stays_pending_with_the_pv_controller_reason()
+-> anyhow::Result<()> {
     // Guards against a plane that would mark every claim Bound: a class nobody serves
     // must leave the claim Pending, and the PV controller must say why.
     let plane = Plane::ensure()?;
@@ -92,11 +132,20 @@ async fn claim_without_a_matching_volume_stays_pending_with_the_pv_controller_re
     claims.create(&PostParams::default(), &pvc).await?;
     let deadline = Instant::now() + Duration::from_secs(60);
     let reason = loop {
-        let list = events.list(&ListParams::default().fields("involvedObject.name=orphan")).await?.items;
-        if let Some(e) = list.iter().find(|e| e.reason.as_deref() == Some("ProvisioningFailed")) {
+        let list = events
+            .list(&ListParams::default().fields("involvedObject.name=orphan"))
+            .await?
+            .items;
+        if let Some(e) = list
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("ProvisioningFailed"))
+        {
             break e.message.clone().unwrap_or_default();
         }
-        assert!(Instant::now() < deadline, "no ProvisioningFailed event for the claim: {list:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no ProvisioningFailed event for the claim: {list:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert!(reason.contains("no-such-class"), "{reason}");
