@@ -4,9 +4,40 @@
 use serde::{Deserialize, Serialize};
 
 /// xoshiro256++ generator seeded through splitmix64.
+///
+/// Serialised as four 16-digit hex strings: JSON numbers above 2^53 do not survive every
+/// JSON implementation (the state may be stored in a Kubernetes status).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "RngRepr", try_from = "RngRepr")]
 pub struct Rng {
     s: [u64; 4],
+}
+
+#[derive(Serialize, Deserialize)]
+struct RngRepr {
+    s: [String; 4],
+}
+
+impl From<Rng> for RngRepr {
+    fn from(r: Rng) -> Self {
+        Self {
+            s: r.s.map(|v| format!("{v:016x}")),
+        }
+    }
+}
+
+impl TryFrom<RngRepr> for Rng {
+    type Error = String;
+    fn try_from(r: RngRepr) -> Result<Self, String> {
+        let mut s = [0u64; 4];
+        for (out, text) in s.iter_mut().zip(&r.s) {
+            *out = u64::from_str_radix(text, 16).map_err(|e| format!("rng state `{text}`: {e}"))?;
+        }
+        if s == [0; 4] {
+            return Err("rng state must not be all zero".into());
+        }
+        Ok(Self { s })
+    }
 }
 
 fn splitmix64(state: &mut u64) -> u64 {
@@ -112,6 +143,21 @@ mod tests {
             counts[a.below(3) as usize] += 1;
         }
         assert!(counts.iter().all(|&n| n > 850), "{counts:?}");
+    }
+
+    #[test]
+    fn state_round_trips_as_hex_strings() {
+        let mut a = Rng::new(u64::MAX);
+        a.next_u64();
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(
+            json.starts_with("{\"s\":[\"") && json.len() == 7 + 4 * 19 - 1 + 1,
+            "{json}"
+        );
+        let mut b: Rng = serde_json::from_str(&json).unwrap();
+        assert_eq!(a.next_u64(), b.next_u64());
+        assert!(serde_json::from_str::<Rng>(r#"{"s":["0","0","0","0"]}"#).is_err());
+        assert!(serde_json::from_str::<Rng>(r#"{"s":["xyz","0","0","1"]}"#).is_err());
     }
 
     #[test]

@@ -22,7 +22,29 @@ pub struct Grid {
     pub next: u64,
     /// Permutation multiplier and offset (chosen on first use when shuffling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "hex_pair")]
     pub perm: Option<(u64, u64)>,
+}
+
+/// The permutation as hex strings, so values above 2^53 survive any JSON store.
+mod hex_pair {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<(u64, u64)>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some((a, c)) => s.serialize_some(&[format!("{a:x}"), format!("{c:x}")]),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(u64, u64)>, D::Error> {
+        let v: Option<[String; 2]> = Option::deserialize(d)?;
+        v.map(|[a, c]| {
+            let parse = |t: &str| u64::from_str_radix(t, 16).map_err(serde::de::Error::custom);
+            Ok((parse(&a)?, parse(&c)?))
+        })
+        .transpose()
+    }
 }
 
 fn default_resolution() -> u64 {
