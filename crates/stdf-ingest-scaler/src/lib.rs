@@ -7,5 +7,6 @@ pub mod location;
 pub mod queue;
 pub mod registry;
 pub mod scaling;
+pub mod status;
 pub mod work;
 pub mod worker;

@@ -1,27 +1,12 @@
-//! How many parser workers a job should run, from its queue depth.
+//! How many parser workers a job runs now.
 //!
-//! `ceil(depth / filesPerWorker)` clamped to `[minWorkers, maxWorkers]`; scaling up
-//! happens at once, scaling down only after the cooldown has passed since the last
-//! change, so a queue that drains and refills in bursts does not make the Deployment
-//! flap. With `minWorkers: 0` an empty queue scales to zero.
+//! The wanted count comes from the spec (`IngestScaling::desired_workers`: zero for an
+//! empty queue, else `ceil(depth / filesPerWorker)` within `minWorkers..maxWorkers`).
+//! This module adds the cooldown: scaling up happens at once, scaling down only once
+//! the cooldown has passed since the last change, so a queue that drains and refills
+//! in bursts does not make the Deployment flap.
 
 use std::time::{Duration, Instant};
-
-/// The scaling bounds of one job.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScalingBounds {
-    pub min_workers: u32,
-    pub max_workers: u32,
-    pub files_per_worker: u32,
-    pub cooldown: Duration,
-}
-
-/// The replica count a queue depth asks for, before the cooldown.
-pub fn wanted_replicas(depth: u64, b: &ScalingBounds) -> u32 {
-    let per = u64::from(b.files_per_worker.max(1));
-    let wanted = depth.div_ceil(per).min(u64::from(u32::MAX)) as u32;
-    wanted.clamp(b.min_workers, b.max_workers.max(b.min_workers))
-}
 
 /// Remembers the last change so scale-downs wait for the cooldown.
 #[derive(Clone, Debug, Default)]
@@ -39,14 +24,13 @@ impl Scaler {
         }
     }
 
-    /// The replicas to set now; remembers the decision.
-    pub fn decide(&mut self, depth: u64, b: &ScalingBounds, now: Instant) -> u32 {
-        let wanted = wanted_replicas(depth, b);
+    /// The replicas to set now, given what the queue asks for; remembers the decision.
+    pub fn decide(&mut self, wanted: u32, cooldown: Duration, now: Instant) -> u32 {
         let next = match self.current {
             Some(cur) if wanted < cur => {
                 let cooled = self
                     .changed_at
-                    .is_none_or(|t| now.duration_since(t) >= b.cooldown);
+                    .is_none_or(|t| now.duration_since(t) >= cooldown);
                 if cooled { wanted } else { cur }
             }
             _ => wanted,
@@ -58,68 +42,49 @@ impl Scaler {
         next
     }
 
-    /// When a held-back scale-down becomes due, for requeueing.
-    pub fn next_check(&self, b: &ScalingBounds) -> Option<Instant> {
-        self.changed_at.map(|t| t + b.cooldown)
+    /// When a held-back scale-down becomes due.
+    pub fn next_check(&self, cooldown: Duration) -> Option<Instant> {
+        self.changed_at.map(|t| t + cooldown)
+    }
+
+    /// The replicas last decided.
+    pub fn current(&self) -> Option<u32> {
+        self.current
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bounds(min: u32, max: u32, per: u32) -> ScalingBounds {
-        ScalingBounds {
-            min_workers: min,
-            max_workers: max,
-            files_per_worker: per,
-            cooldown: Duration::from_secs(60),
-        }
-    }
+    use crd_types::ingest::IngestScaling;
 
     #[test]
     fn replicas_follow_depth_within_bounds() {
-        let b = bounds(1, 20, 5);
-        assert_eq!(wanted_replicas(0, &b), 1);
-        assert_eq!(wanted_replicas(1, &b), 1);
-        assert_eq!(wanted_replicas(6, &b), 2);
-        assert_eq!(wanted_replicas(40, &b), 8);
-        assert_eq!(wanted_replicas(1000, &b), 20);
-        assert_eq!(
-            wanted_replicas(0, &bounds(0, 4, 2)),
-            0,
-            "continuous mode idles at zero"
-        );
-        assert_eq!(
-            wanted_replicas(9, &bounds(0, 4, 0)),
-            4,
-            "filesPerWorker 0 is treated as 1"
-        );
+        let s = IngestScaling {
+            min_workers: 1,
+            max_workers: 20,
+            files_per_worker: 5,
+            cooldown_seconds: 30,
+        };
+        let got: Vec<i32> = [0, 1, 6, 40, 1000]
+            .iter()
+            .map(|d| s.desired_workers(*d))
+            .collect();
+        assert_eq!(got, [0, 1, 2, 8, 20]);
     }
 
     #[test]
     fn scale_up_is_immediate_scale_down_waits_for_cooldown() {
-        let b = bounds(0, 10, 1);
+        let cool = Duration::from_secs(60);
         let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
         let mut s = Scaler::starting_at(None);
-        assert_eq!(s.decide(8, &b, t0), 8);
-        assert_eq!(
-            s.decide(10, &b, t0 + Duration::from_secs(1)),
-            10,
-            "up at once"
-        );
-        assert_eq!(
-            s.decide(2, &b, t0 + Duration::from_secs(30)),
-            10,
-            "down held back"
-        );
-        assert_eq!(s.next_check(&b), Some(t0 + Duration::from_secs(61)));
-        assert_eq!(
-            s.decide(2, &b, t0 + Duration::from_secs(61)),
-            2,
-            "down after cooldown"
-        );
-        assert_eq!(s.decide(0, &b, t0 + Duration::from_secs(62)), 2);
-        assert_eq!(s.decide(0, &b, t0 + Duration::from_secs(121)), 0);
+        assert_eq!(s.decide(8, cool, t0), 8);
+        assert_eq!(s.decide(10, cool, at(1)), 10, "up at once");
+        assert_eq!(s.decide(2, cool, at(30)), 10, "down held back");
+        assert_eq!(s.next_check(cool), Some(at(61)));
+        assert_eq!(s.decide(2, cool, at(61)), 2, "down after cooldown");
+        assert_eq!(s.decide(0, cool, at(62)), 2);
+        assert_eq!(s.decide(0, cool, at(121)), 0);
     }
 }
