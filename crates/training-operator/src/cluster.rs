@@ -68,21 +68,35 @@ pub struct Capacity {
 }
 
 fn is_terminated(p: &Pod) -> bool {
-    matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"))
+    matches!(
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    )
 }
 
 /// Requests of one pod (sum over containers; init containers take the max, as the scheduler does).
 pub fn pod_requests(p: &Pod) -> (u64, u64, u64) {
-    let Some(spec) = &p.spec else { return (0, 0, 0) };
+    let Some(spec) = &p.spec else {
+        return (0, 0, 0);
+    };
     let of = |c: &k8s_openapi::api::core::v1::Container| {
         let r = c.resources.as_ref();
         let req = r.and_then(|r| r.requests.as_ref());
         let lim = r.and_then(|r| r.limits.as_ref());
-        let get = |k: &str| req.and_then(|m| m.get(k)).or_else(|| lim.and_then(|m| m.get(k)));
+        let get = |k: &str| {
+            req.and_then(|m| m.get(k))
+                .or_else(|| lim.and_then(|m| m.get(k)))
+        };
         (
-            get(GPU_RESOURCE).and_then(|q| quantity::count(&q.0).ok()).unwrap_or(0),
-            get("cpu").and_then(|q| quantity::cpu_millis(&q.0).ok()).unwrap_or(0),
-            get("memory").and_then(|q| quantity::bytes(&q.0).ok()).unwrap_or(0),
+            get(GPU_RESOURCE)
+                .and_then(|q| quantity::count(&q.0).ok())
+                .unwrap_or(0),
+            get("cpu")
+                .and_then(|q| quantity::cpu_millis(&q.0).ok())
+                .unwrap_or(0),
+            get("memory")
+                .and_then(|q| quantity::bytes(&q.0).ok())
+                .unwrap_or(0),
         )
     };
     let mut sum = (0, 0, 0);
@@ -115,7 +129,9 @@ pub fn capacity<'a>(
 ) -> Capacity {
     let mut used: HashMap<&str, (u64, u64, u64)> = HashMap::new();
     for p in pods {
-        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) else { continue };
+        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
+            continue;
+        };
         if is_terminated(p) {
             continue;
         }
@@ -135,31 +151,61 @@ pub fn capacity<'a>(
             continue;
         }
         fresh_agents += 1;
-        let name = if st.node_name.is_empty() { g.metadata.name.clone().unwrap_or_default() } else { st.node_name.clone() };
-        unhealthy.insert(name, u64::try_from(st.gpu_count - st.healthy_count).unwrap_or(0));
+        let name = if st.node_name.is_empty() {
+            g.metadata.name.clone().unwrap_or_default()
+        } else {
+            st.node_name.clone()
+        };
+        unhealthy.insert(
+            name,
+            u64::try_from(st.gpu_count - st.healthy_count).unwrap_or(0),
+        );
     }
-    let source = if fresh_agents > 0 { CapacitySource::GpuAgent } else { CapacitySource::NodeAllocatable };
+    let source = if fresh_agents > 0 {
+        CapacitySource::GpuAgent
+    } else {
+        CapacitySource::NodeAllocatable
+    };
     let source_message = match (gpu_nodes, fresh_agents) {
-        (None, _) => "GPUNode API not installed; using Node allocatable minus pod requests".to_string(),
-        (Some(_), 0) => "no gpu-node-agent reported within 120s; using Node allocatable minus pod requests".to_string(),
-        (Some(_), n) => format!("{n} gpu-node-agents report GPU health; unhealthy GPUs are excluded"),
+        (None, _) => {
+            "GPUNode API not installed; using Node allocatable minus pod requests".to_string()
+        }
+        (Some(_), 0) => {
+            "no gpu-node-agent reported within 120s; using Node allocatable minus pod requests"
+                .to_string()
+        }
+        (Some(_), n) => {
+            format!("{n} gpu-node-agents report GPU health; unhealthy GPUs are excluded")
+        }
     };
 
-    let mut out = Capacity { source, source_message, ..Default::default() };
+    let mut out = Capacity {
+        source,
+        source_message,
+        ..Default::default()
+    };
     for n in nodes {
         let name = n.metadata.name.clone().unwrap_or_default();
         let alloc = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
         let get = |k: &str, f: fn(&str) -> Result<u64, quantity::QuantityError>| {
-            alloc.and_then(|m| m.get(k)).and_then(|q| f(&q.0).ok()).unwrap_or(0)
+            alloc
+                .and_then(|m| m.get(k))
+                .and_then(|q| f(&q.0).ok())
+                .unwrap_or(0)
         };
-        let (gpu_alloc, cpu_alloc, mem_alloc) =
-            (get(GPU_RESOURCE, quantity::count), get("cpu", quantity::cpu_millis), get("memory", quantity::bytes));
+        let (gpu_alloc, cpu_alloc, mem_alloc) = (
+            get(GPU_RESOURCE, quantity::count),
+            get("cpu", quantity::cpu_millis),
+            get("memory", quantity::bytes),
+        );
         let (gu, cu, mu) = used.get(name.as_str()).copied().unwrap_or_default();
         let bad = unhealthy.get(&name).copied().unwrap_or(0);
         let spec = n.spec.as_ref();
         let schedulable = !spec.and_then(|s| s.unschedulable).unwrap_or(false) && node_ready(n);
         let taints = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
-        let hard = |t: &&k8s_openapi::api::core::v1::Taint| t.effect == "NoSchedule" || t.effect == "NoExecute";
+        let hard = |t: &&k8s_openapi::api::core::v1::Taint| {
+            t.effect == "NoSchedule" || t.effect == "NoExecute"
+        };
         let untolerated_for_gpu = taints.iter().filter(hard).any(|t| t.key != GPU_RESOURCE);
         let any_hard = taints.iter().any(|t| hard(&t));
         let labels = n.metadata.labels.clone().unwrap_or_default();
@@ -220,7 +266,11 @@ mod tests {
     #[test]
     fn free_is_allocatable_minus_live_pod_requests() {
         let nodes = [node("g1", 8, true), node("c1", 0, false)];
-        let pods = [pod("g1", 3, "Running"), pod("g1", 4, "Succeeded"), pod("g1", 1, "Pending")];
+        let pods = [
+            pod("g1", 3, "Running"),
+            pod("g1", 4, "Succeeded"),
+            pod("g1", 1, "Pending"),
+        ];
         let cap = capacity(nodes.iter(), pods.iter(), None, Timestamp::now());
         assert_eq!(cap.source, CapacitySource::NodeAllocatable);
         let g1 = &cap.nodes[0];
@@ -229,7 +279,14 @@ mod tests {
         let c1 = &cap.nodes[1];
         assert!(!c1.accepts_gpu_workers && c1.accepts_cpu_workers);
         assert_eq!(cap.gpus.len(), 1);
-        assert_eq!((cap.gpus[0].used, cap.gpus[0].free, cap.gpus[0].model.as_str()), (4, 4, "NVIDIA-A100"));
+        assert_eq!(
+            (
+                cap.gpus[0].used,
+                cap.gpus[0].free,
+                cap.gpus[0].model.as_str()
+            ),
+            (4, 4, "NVIDIA-A100")
+        );
     }
 
     #[test]
@@ -247,8 +304,13 @@ mod tests {
         assert_eq!(cap.source, CapacitySource::GpuAgent);
         assert_eq!((cap.nodes[0].gpus, cap.gpus[0].unhealthy), (6, 2));
         // Stale heartbeat: fall back to allocatable.
-        let later = now.checked_add(k8s_openapi::jiff::SignedDuration::from_secs(600)).unwrap();
+        let later = now
+            .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(600))
+            .unwrap();
         let cap = capacity(nodes.iter(), std::iter::empty(), Some(&agents), later);
-        assert_eq!((cap.source, cap.nodes[0].gpus), (CapacitySource::NodeAllocatable, 8));
+        assert_eq!(
+            (cap.source, cap.nodes[0].gpus),
+            (CapacitySource::NodeAllocatable, 8)
+        );
     }
 }

@@ -2,12 +2,27 @@
 //! TrainingQueues, checkpoint-aware retries, progress reporting and the
 //! scheduling-state gRPC API.
 //!
-//! Module map (pipeline: dereference → validate → build → apply → status):
-//! `spec` (validated view of a TrainingJob), `build` (pure child builders),
-//! `admission` (pure gang admission), `state` (pure state machine).
+//! Pipeline of one reconcile: dereference (`context` caches) → validate
+//! (`validate`) → build (`build`, pure) → apply (`reconcile`, server-side apply
+//! with owner references) → status (`status`, status subresource). Gang
+//! admission (`admission`, pure) runs in its own loop (`admission_loop`) over
+//! the cached cluster state (`cluster`).
 
 pub mod admission;
+pub mod admission_loop;
+pub mod book;
 pub mod build;
+pub mod cluster;
+pub mod context;
+pub mod grpc;
+pub mod leader;
+pub mod metrics;
+pub mod observe;
+pub mod progress;
 pub mod quantity;
+pub mod query;
+pub mod reconcile;
 pub mod spec;
 pub mod state;
+pub mod status;
+pub mod validate;

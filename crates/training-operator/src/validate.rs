@@ -71,29 +71,85 @@ impl InvalidSpec {
     }
 }
 
-fn range(field: &'static str, v: i64, lo: i64, hi: i64, why: &'static str) -> Result<u32, InvalidSpec> {
+fn range(
+    field: &'static str,
+    v: i64,
+    lo: i64,
+    hi: i64,
+    why: &'static str,
+) -> Result<u32, InvalidSpec> {
     if v < lo || v > hi {
-        return Err(InvalidSpec::OutOfRange { field, value: v, why });
+        return Err(InvalidSpec::OutOfRange {
+            field,
+            value: v,
+            why,
+        });
     }
     Ok(v as u32)
 }
 
-fn parse(field: &str, v: &str, f: fn(&str) -> Result<u64, quantity::QuantityError>) -> Result<u64, InvalidSpec> {
-    f(v).map_err(|source| InvalidSpec::Quantity { field: field.to_string(), source })
+fn parse(
+    field: &str,
+    v: &str,
+    f: fn(&str) -> Result<u64, quantity::QuantityError>,
+) -> Result<u64, InvalidSpec> {
+    f(v).map_err(|source| InvalidSpec::Quantity {
+        field: field.to_string(),
+        source,
+    })
 }
 
 /// Validates a TrainingJob and applies defaults.
 pub fn validate(tj: &TrainingJob) -> Result<JobPlan, InvalidSpec> {
-    let name = tj.metadata.name.clone().ok_or(InvalidSpec::MissingMetadata("name"))?;
-    let namespace = tj.metadata.namespace.clone().ok_or(InvalidSpec::MissingMetadata("namespace"))?;
-    let uid = tj.metadata.uid.clone().ok_or(InvalidSpec::MissingMetadata("uid"))?;
+    let name = tj
+        .metadata
+        .name
+        .clone()
+        .ok_or(InvalidSpec::MissingMetadata("name"))?;
+    let namespace = tj
+        .metadata
+        .namespace
+        .clone()
+        .ok_or(InvalidSpec::MissingMetadata("namespace"))?;
+    let uid = tj
+        .metadata
+        .uid
+        .clone()
+        .ok_or(InvalidSpec::MissingMetadata("uid"))?;
     let spec = &tj.spec;
-    let workers = range("spec.numWorkers", spec.num_workers.into(), 1, 32, "must be 1-32")?;
-    let gpus = range("spec.gpusPerWorker", spec.gpus_per_worker.into(), 0, 8, "must be 0-8")?;
-    let backoff_limit = range("spec.backoffLimit", spec.backoff_limit.into(), 0, 10, "must be 0-10")?;
-    let master_port = range("spec.networking.masterPort", spec.networking.master_port.into(), 1024, 65535, "must be 1024-65535")?;
+    let workers = range(
+        "spec.numWorkers",
+        spec.num_workers.into(),
+        1,
+        32,
+        "must be 1-32",
+    )?;
+    let gpus = range(
+        "spec.gpusPerWorker",
+        spec.gpus_per_worker.into(),
+        0,
+        8,
+        "must be 0-8",
+    )?;
+    let backoff_limit = range(
+        "spec.backoffLimit",
+        spec.backoff_limit.into(),
+        0,
+        10,
+        "must be 0-10",
+    )?;
+    let master_port = range(
+        "spec.networking.masterPort",
+        spec.networking.master_port.into(),
+        1024,
+        65535,
+        "must be 1024-65535",
+    )?;
 
-    let mut resources = WorkerResources { gpus, ..Default::default() };
+    let mut resources = WorkerResources {
+        gpus,
+        ..Default::default()
+    };
     if let Some(r) = &spec.resources {
         let requests = r.requests.clone().unwrap_or_default();
         let limits = r.limits.clone().unwrap_or_default();
@@ -101,11 +157,13 @@ pub fn validate(tj: &TrainingJob) -> Result<JobPlan, InvalidSpec> {
             return Err(InvalidSpec::GpuInResources);
         }
         if let Some(q) = requests.get("cpu") {
-            resources.cpu_millis = parse("spec.resources.requests.cpu", &q.0, quantity::cpu_millis)?;
+            resources.cpu_millis =
+                parse("spec.resources.requests.cpu", &q.0, quantity::cpu_millis)?;
             resources.cpu = Some(q.0.clone());
         }
         if let Some(q) = requests.get("memory") {
-            resources.memory_bytes = parse("spec.resources.requests.memory", &q.0, quantity::bytes)?;
+            resources.memory_bytes =
+                parse("spec.resources.requests.memory", &q.0, quantity::bytes)?;
             resources.memory = Some(q.0.clone());
         }
         if let Some(q) = limits.get("cpu") {
@@ -125,13 +183,17 @@ pub fn validate(tj: &TrainingJob) -> Result<JobPlan, InvalidSpec> {
         }
     }
 
-    let template_image = spec.template.as_ref().and_then(|t| t.spec.as_ref()).and_then(|s| {
-        s.containers
-            .iter()
-            .find(|c| c.name == WORKER_CONTAINER)
-            .or(s.containers.first())
-            .and_then(|c| c.image.clone())
-    });
+    let template_image = spec
+        .template
+        .as_ref()
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|s| {
+            s.containers
+                .iter()
+                .find(|c| c.name == WORKER_CONTAINER)
+                .or(s.containers.first())
+                .and_then(|c| c.image.clone())
+        });
     let framework = match spec.framework {
         CrdFramework::Pytorch => Framework::PyTorch,
         CrdFramework::Tensorflow => Framework::TensorFlow,
@@ -151,9 +213,16 @@ pub fn validate(tj: &TrainingJob) -> Result<JobPlan, InvalidSpec> {
         Some(e) => {
             let (min, max) = (i64::from(e.min_workers), i64::from(e.max_workers));
             if min < 1 || min > max || i64::from(workers) < min || i64::from(workers) > max {
-                return Err(InvalidSpec::Elastic { min, max, workers: workers.into() });
+                return Err(InvalidSpec::Elastic {
+                    min,
+                    max,
+                    workers: workers.into(),
+                });
             }
-            Some(Elastic { min_workers: min as u32, max_workers: max as u32 })
+            Some(Elastic {
+                min_workers: min as u32,
+                max_workers: max as u32,
+            })
         }
         None => None,
     };
@@ -162,7 +231,12 @@ pub fn validate(tj: &TrainingJob) -> Result<JobPlan, InvalidSpec> {
         Some(c) if c.enabled => {
             let storage = match c.storage.type_ {
                 CheckpointStorageType::Pvc => {
-                    let size = c.storage.size.as_ref().map(|q| q.0.clone()).unwrap_or_else(|| DEFAULT_PVC_SIZE.into());
+                    let size = c
+                        .storage
+                        .size
+                        .as_ref()
+                        .map(|q| q.0.clone())
+                        .unwrap_or_else(|| DEFAULT_PVC_SIZE.into());
                     parse("spec.checkpoint.storage.size", &size, quantity::bytes)?;
                     CheckpointStorage::Pvc {
                         mount_path: c.storage.path.clone(),
@@ -171,13 +245,27 @@ pub fn validate(tj: &TrainingJob) -> Result<JobPlan, InvalidSpec> {
                     }
                 }
                 CheckpointStorageType::S3 | CheckpointStorageType::Gcs => {
-                    CheckpointStorage::ObjectStore { uri: c.storage.path.clone() }
+                    CheckpointStorage::ObjectStore {
+                        uri: c.storage.path.clone(),
+                    }
                 }
             };
             Some(CheckpointPlan {
-                frequency: range("spec.checkpoint.frequency", c.frequency.into(), 1, 10_000, "must be 1-10000")?,
+                frequency: range(
+                    "spec.checkpoint.frequency",
+                    c.frequency.into(),
+                    1,
+                    10_000,
+                    "must be 1-10000",
+                )?,
                 storage,
-                keep_last: Some(range("spec.checkpoint.keepLast", c.keep_last.into(), 1, 100, "must be 1-100")?),
+                keep_last: Some(range(
+                    "spec.checkpoint.keepLast",
+                    c.keep_last.into(),
+                    1,
+                    100,
+                    "must be 1-100",
+                )?),
                 retain_on_delete: c.retention_policy == RetentionPolicy::Retain,
             })
         }
@@ -202,17 +290,28 @@ pub fn validate(tj: &TrainingJob) -> Result<JobPlan, InvalidSpec> {
         args: spec.args.clone(),
         workers,
         resources,
-        hyperparameters: spec.hyperparameters.clone().into_iter().collect::<BTreeMap<_, _>>(),
+        hyperparameters: spec
+            .hyperparameters
+            .clone()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
         checkpoint,
         backoff_limit,
-        retry_backoff: RetryBackoff { initial_seconds: initial, max_seconds: max.max(initial) },
+        retry_backoff: RetryBackoff {
+            initial_seconds: initial,
+            max_seconds: max.max(initial),
+        },
         elastic,
         master_port: master_port as u16,
         backend,
         queue: spec.queue_name.clone().unwrap_or_default(),
         priority: spec.priority,
-        active_deadline_seconds: spec.active_deadline_seconds.and_then(|s| u64::try_from(s).ok()),
-        ttl_seconds_after_finished: spec.ttl_seconds_after_finished.and_then(|s| u64::try_from(s).ok()),
+        active_deadline_seconds: spec
+            .active_deadline_seconds
+            .and_then(|s| u64::try_from(s).ok()),
+        ttl_seconds_after_finished: spec
+            .ttl_seconds_after_finished
+            .and_then(|s| u64::try_from(s).ok()),
         pod_template: spec.template.clone(),
         total_epochs: spec.total_epochs().and_then(|e| u32::try_from(e).ok()),
         node_selector: spec.node_selector.clone(),
@@ -253,7 +352,10 @@ spec:
     #[test]
     fn seed_validates_with_defaults() {
         let plan = validate(&seed()).unwrap();
-        assert_eq!((plan.workers, plan.resources.gpus, plan.backoff_limit), (2, 1, 3));
+        assert_eq!(
+            (plan.workers, plan.resources.gpus, plan.backoff_limit),
+            (2, 1, 3)
+        );
         assert_eq!(plan.backend, Backend::Nccl);
         assert_eq!(plan.master_port, 29500);
         assert_eq!(plan.total_epochs, Some(10));
@@ -265,21 +367,40 @@ spec:
     #[test]
     fn rejects_gpu_in_resources_and_bad_quantities() {
         let mut tj = seed();
-        tj.spec.resources = Some(serde_json::from_value(serde_json::json!({"limits": {"nvidia.com/gpu": "2"}})).unwrap());
+        tj.spec.resources = Some(
+            serde_json::from_value(serde_json::json!({"limits": {"nvidia.com/gpu": "2"}})).unwrap(),
+        );
         assert_eq!(validate(&tj), Err(InvalidSpec::GpuInResources));
-        tj.spec.resources = Some(serde_json::from_value(serde_json::json!({"requests": {"memory": "lots"}})).unwrap());
+        tj.spec.resources = Some(
+            serde_json::from_value(serde_json::json!({"requests": {"memory": "lots"}})).unwrap(),
+        );
         let err = validate(&tj).unwrap_err();
-        assert!(err.to_string().contains("spec.resources.requests.memory"), "{err}");
+        assert!(
+            err.to_string().contains("spec.resources.requests.memory"),
+            "{err}"
+        );
         tj.spec.resources = None;
         tj.spec.num_workers = 0;
-        assert!(matches!(validate(&tj), Err(InvalidSpec::OutOfRange { field: "spec.numWorkers", .. })));
+        assert!(matches!(
+            validate(&tj),
+            Err(InvalidSpec::OutOfRange {
+                field: "spec.numWorkers",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn cpu_limit_defaults_request_for_admission() {
         let mut tj = seed();
-        tj.spec.resources = Some(serde_json::from_value(serde_json::json!({"limits": {"cpu": "4", "memory": "2Gi"}})).unwrap());
+        tj.spec.resources = Some(
+            serde_json::from_value(serde_json::json!({"limits": {"cpu": "4", "memory": "2Gi"}}))
+                .unwrap(),
+        );
         let plan = validate(&tj).unwrap();
-        assert_eq!((plan.resources.cpu_millis, plan.resources.memory_bytes), (4000, 2 << 30));
+        assert_eq!(
+            (plan.resources.cpu_millis, plan.resources.memory_bytes),
+            (4000, 2 << 30)
+        );
     }
 }

@@ -17,8 +17,8 @@ use k8s_openapi::api::batch::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodTemplateSpec, ResourceRequirements,
+    SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
@@ -300,6 +300,7 @@ pub fn build(plan: &JobPlan, attempt: &Attempt) -> Job {
 mod tests {
     use super::*;
     use crate::spec::fixtures::seed;
+    use k8s_openapi::api::core::v1::PodSpec;
 
     fn attempt() -> Attempt {
         Attempt {
