@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the end-to-end suite against the local control plane:
+#   1. builds the control-plane tools if they are not in the cache (e2e/tools/build.sh),
+#   2. starts the plane or reuses a running one (e2e/cluster up),
+#   3. runs `cargo test -p mlfleet-e2e --no-fail-fast` (extra arguments are passed on),
+#   4. stops the plane when MLFLEET_E2E_TEARDOWN=1 (default: leave it running for reuse).
+#
+# Prerequisites: Go >= 1.26 (first run only: builds the tools, ~30 min on 2 cores), cargo,
+# openssl, curl, ss (iproute2). The tool cache is ${MLFLEET_CACHE:-~/.cache/mlfleet}.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+t0=$SECONDS
+e2e/tools/build.sh
+t1=$SECONDS
+e2e/cluster up
+t2=$SECONDS
+
+rc=0
+cargo test -p mlfleet-e2e --no-fail-fast "$@" || rc=$?
+t3=$SECONDS
+
+if [[ "${MLFLEET_E2E_TEARDOWN:-0}" == 1 ]]; then
+  e2e/cluster down
+fi
+printf 'e2e: tools %ds, plane up %ds, tests %ds (exit %d)\n' $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) "$rc"
+exit "$rc"
