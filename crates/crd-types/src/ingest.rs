@@ -96,15 +96,19 @@ pub mod condition_types {
     )
 )]
 #[serde(rename_all = "camelCase")]
+// Transition rules live here rather than on the fields: a field-level `extend` would
+// replace the rules the field's own type declares.
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.source == oldSelf.source", "message": "source is immutable"},
+    {"rule": "self.output == oldSelf.output", "message": "output is immutable"}
+]))]
 pub struct STDFParserJobSpec {
     /// Where the STDF files are read from. Immutable.
-    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "source is immutable"}]))]
     pub source: StdfSource,
     /// Batch finishes when every file is done; Continuous keeps watching the source.
     #[serde(default)]
     pub mode: IngestMode,
     /// Where parsed output is written. Immutable.
-    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "output is immutable"}]))]
     pub output: StdfOutput,
     /// Worker autoscaling on queue depth.
     #[serde(default)]

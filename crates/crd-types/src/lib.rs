@@ -12,6 +12,10 @@
 //! `cargo run -p crd-types --bin crdgen` writes the CRD manifests to `crds/` and to the
 //! umbrella chart; [`all_crds`] returns them in memory. No Kubernetes client code lives here.
 
+// kube-derive's `printcolumn(...)` entries legitimately repeat `type_ = "integer"` etc.;
+// clippy reads each repetition as a duplicated attribute.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod common;
 pub mod generate;
 pub mod gpu;
@@ -20,6 +24,7 @@ pub mod schema;
 pub mod serving;
 pub mod training;
 pub mod tuning;
+pub mod validation;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube_core::CustomResourceExt;

@@ -415,7 +415,35 @@ fn default_master_port() -> i32 {
     29500
 }
 
+/// A TrainingJob spec that passed the API server's schema but cannot be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrainingJobSpecError {
+    /// A hyperparameter value is an object, a list or null.
+    #[error("spec.hyperparameters.{key}: values must be strings, numbers or booleans")]
+    NonScalarHyperparameter {
+        /// The hyperparameter's name.
+        key: String,
+    },
+}
+
 impl TrainingJobSpec {
+    /// Checks what the schema's CEL rules check where a client cannot rely on them
+    /// (objects stored before a rule existed, or validated by an engine without the CEL
+    /// `type()` function): hyperparameter values are scalars.
+    pub fn check(&self) -> Result<(), TrainingJobSpecError> {
+        for (key, value) in &self.hyperparameters {
+            if !matches!(
+                value,
+                serde_json::Value::String(_)
+                    | serde_json::Value::Number(_)
+                    | serde_json::Value::Bool(_)
+            ) {
+                return Err(TrainingJobSpecError::NonScalarHyperparameter { key: key.clone() });
+            }
+        }
+        Ok(())
+    }
+
     /// GPUs the whole gang needs at `numWorkers` workers.
     pub fn total_gpus(&self) -> i64 {
         i64::from(self.num_workers) * i64::from(self.gpus_per_worker)
