@@ -30,7 +30,7 @@ pub use error::E2eError;
 pub use kubeconfig::write_impersonating_kubeconfig;
 pub use namespace::TestNamespace;
 pub use plane::{CommandOutput, Plane};
-pub use tools::{ToolPaths, Versions, repo_root};
+pub use tools::{ToolPaths, Versions, crds_dir, repo_root};
 pub use wait::{wait_for, wait_for_deletion};
 
 /// Result alias for this crate.

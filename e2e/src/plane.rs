@@ -9,7 +9,7 @@ use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::kubeconfig::write_impersonating_kubeconfig;
-use crate::tools::{ToolPaths, Versions, repo_root, state_dir};
+use crate::tools::{ToolPaths, Versions, crds_dir, repo_root, state_dir};
 use crate::{E2eError, Result};
 
 /// A running control plane (the local one, or any cluster named by `MLFLEET_E2E_KUBECONFIG`).
@@ -143,10 +143,11 @@ impl Plane {
         checked(out, "helm", args)
     }
 
-    /// Applies every manifest under the repository's `crds/` (server-side apply) and waits
+    /// Applies every manifest under the repository's `crds/` (or `MLFLEET_E2E_CRDS`; see
+    /// [`crds_dir`](crate::crds_dir)) with server-side apply and waits
     /// until each CustomResourceDefinition is Established. Returns the applied names.
     pub fn apply_crds(&self) -> Result<Vec<String>> {
-        let dir = repo_root().join("crds");
+        let dir = crds_dir();
         let has_yaml = std::fs::read_dir(&dir)
             .map_err(|e| E2eError::io("listing", &dir, e))?
             .filter_map(|e| e.ok())

@@ -12,6 +12,13 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".."))
 }
 
+/// Directory of the CRD manifests: `MLFLEET_E2E_CRDS` if set, else `<repo>/crds`.
+pub fn crds_dir() -> PathBuf {
+    std::env::var_os("MLFLEET_E2E_CRDS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("crds"))
+}
+
 /// Tool versions pinned in `e2e/tools/versions.env`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versions {

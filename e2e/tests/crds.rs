@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use mlfleet_e2e::{Plane, TestNamespace, repo_root};
+use mlfleet_e2e::{Plane, TestNamespace, crds_dir};
 use serde_yaml::Value;
 
 /// CRD documents of `crds/`, parsed from the files themselves.
 fn crd_docs() -> anyhow::Result<Vec<Value>> {
     let mut docs = Vec::new();
-    for entry in std::fs::read_dir(repo_root().join("crds"))? {
+    for entry in std::fs::read_dir(crds_dir())? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             let text = std::fs::read_to_string(&path)?;
