@@ -128,7 +128,13 @@ impl Gp {
         } else {
             Hyper::initial_theta(d)
         };
-        let mut theta = model::fit(&data, theta0, 60);
+        // Warm starts converge in a few steps; bound the O(n³) iterations on big sets.
+        let iters = if self.theta.len() == d + 2 && data.y.len() > 150 {
+            15
+        } else {
+            60
+        };
+        let mut theta = model::fit(&data, theta0, iters);
         if theta.iter().any(|t| !t.is_finite()) {
             theta = Hyper::initial_theta(d);
         }
