@@ -208,15 +208,20 @@ async fn run(common: CommonArgs, progress_interval_ms: u64) -> anyhow::Result<()
     let admission_ctx = ctx.clone();
     let admission = tokio::spawn(async move {
         // Admit only with complete caches, or capacity would look free that is not.
-        for ok in [
-            tj_store.wait_until_ready().await,
-            queues.wait_until_ready().await,
-            nodes.wait_until_ready().await,
-            pods.wait_until_ready().await,
-        ] {
-            if ok.is_err() {
-                return;
-            }
+        let synced = async {
+            nodes.wait_until_ready().await?;
+            tracing::debug!("nodes cache synced");
+            pods.wait_until_ready().await?;
+            tracing::debug!("pods cache synced");
+            queues.wait_until_ready().await?;
+            tracing::debug!("trainingqueues cache synced");
+            tj_store.wait_until_ready().await?;
+            tracing::debug!("trainingjobs cache synced");
+            Ok::<(), reflector::store::WriterDropped>(())
+        };
+        if let Err(e) = synced.await {
+            tracing::error!(error = %e, "a cache stopped before it synced; admission disabled");
+            return;
         }
         readiness.mark_ready();
         tracing::info!("caches synced; admission loop running");
