@@ -219,7 +219,8 @@ fn numeric(
     // Bandwidth of each kernel: the larger distance to its sorted neighbours, with the
     // range ends as outer neighbours (the same rule in univariate and multivariate mode).
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| col[a].total_cmp(&col[b]));
+    // Total order (ties by index), so the unstable sort is fully deterministic.
+    order.sort_unstable_by(|&a, &b| col[a].total_cmp(&col[b]).then(a.cmp(&b)));
     let mut ext = Vec::with_capacity(n + 2);
     ext.push(low - 0.5 * st);
     ext.extend(order.iter().map(|&i| col[i]));

@@ -156,7 +156,7 @@ impl Tpe {
             .filter(|t| t.state == TrialState::Complete)
             .filter_map(|t| Some((sign * t.value?, t.id, t.x.as_slice())))
             .collect();
-        complete.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        complete.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         // Pruned: further progress first, then better last value.
         let mut pruned: Vec<(i64, f64, u64, &[f64])> = h
             .trials
@@ -167,7 +167,7 @@ impl Tpe {
                 None => (1, f64::INFINITY, t.id, t.x.as_slice()),
             })
             .collect();
-        pruned.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+        pruned.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
         let mut ordered: Vec<(u64, &[f64])> = complete.iter().map(|c| (c.1, c.2)).collect();
         ordered.extend(pruned.iter().map(|p| (p.2, p.3)));
         if self.constant_liar {
@@ -193,8 +193,8 @@ impl Tpe {
                     .map(|t| (t.id, t.x.as_slice())),
             );
         }
-        below.sort_by_key(|b| b.0);
-        above.sort_by_key(|a| a.0);
+        below.sort_unstable_by_key(|b| b.0);
+        above.sort_unstable_by_key(|a| a.0);
         let params = h.space.params();
         let tr = |pts: Vec<(u64, &[f64])>| -> Vec<Vec<f64>> {
             pts.into_iter()
