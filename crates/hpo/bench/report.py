@@ -32,7 +32,7 @@ def main(paths):
                     for budget, v in r["regret"].items():
                         regret[(r["func"], int(budget), key)].append(v)
                 else:
-                    latency[(key, r["n"])] = r["median_ms"]
+                    latency[(key, r["n"])] = (r["median_ms"], r.get("min_ms", r["median_ms"]))
     funcs = sorted({k[0] for k in regret})
     budgets = sorted({k[1] for k in regret})
     seeds = max((len(v) for v in regret.values()), default=0)
@@ -59,13 +59,13 @@ def main(paths):
     print()
     if latency:
         ns = sorted({n for (_, n) in latency})
-        print("### Suggestion latency (Hartmann6, median ms per suggestion, history of n completed trials)\n")
+        print("### Suggestion latency (Hartmann6, ms per suggestion: median (fastest) of 50 asks, 10 for GP, 3 for GP at n=1000; history of n completed trials)\n")
         print("| sampler |" + "".join(f" n={n} |" for n in ns))
         print("|---|" + "---|" * len(ns))
         for key in ORDER:
             if any((key, n) in latency for n in ns):
                 print(f"| {key[0]} {key[1]} |" + "".join(
-                    f" {latency[(key, n)]:.3g} |" if (key, n) in latency else " – |" for n in ns))
+                    f" {latency[(key, n)][0]:.3g} ({latency[(key, n)][1]:.3g}) |" if (key, n) in latency else " – |" for n in ns))
         print()
     print("### Targets\n")
     for f in funcs:
@@ -81,8 +81,9 @@ def main(paths):
     t = latency.get((("ours", "tpe"), 1000))
     if t is not None:
         o = latency.get((("optuna", "tpe"), 1000))
-        extra = f", Optuna TPE {o:.3g} ms ({o / t:.0f}× slower)" if o else ""
-        print(f"- TPE suggestion at 1,000 trials: {t:.3g} ms (target < 1 ms → {'met' if t < 1 else 'MISSED'}){extra}")
+        extra = f", Optuna TPE {o[0]:.3g} ms ({o[0] / t[0]:.0f}× slower)" if o else ""
+        print(f"- TPE suggestion at 1,000 trials: median {t[0]:.3g} ms, fastest {t[1]:.3g} ms "
+              f"(target < 1 ms → {'met' if t[0] < 1 else 'MISSED'} on the median){extra}")
 
 
 if __name__ == "__main__":

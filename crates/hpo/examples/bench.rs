@@ -163,7 +163,11 @@ fn main() -> Result<()> {
                     filler.tell(s.trial_id, y)?;
                     opt.add_completed(&s.params, y)?;
                 }
-                let reps = if sname == "gp" && n >= 1000 { 3 } else { 20 };
+                let reps = if sname == "gp" {
+                    if n >= 1000 { 3 } else { 10 }
+                } else {
+                    50
+                };
                 let mut times = Vec::new();
                 for _ in 0..reps {
                     let t0 = Instant::now();
@@ -174,9 +178,10 @@ fn main() -> Result<()> {
                 }
                 times.sort_by(f64::total_cmp);
                 println!(
-                    "{{\"kind\":\"latency\",\"impl\":\"ours\",\"sampler\":\"{sname}\",\"func\":\"{}\",\"n\":{n},\"median_ms\":{}}}",
+                    "{{\"kind\":\"latency\",\"impl\":\"ours\",\"sampler\":\"{sname}\",\"func\":\"{}\",\"n\":{n},\"median_ms\":{},\"min_ms\":{}}}",
                     p.name,
-                    times[times.len() / 2]
+                    times[times.len() / 2],
+                    times[0]
                 );
             }
         }
