@@ -1,1 +1,18 @@
-//! mlfleet-runtime
+//! mlfleet-runtime: the one runtime crate every mlfleet binary uses.
+//!
+//! A binary's `main` is wiring only: parse [`config::CommonArgs`], call [`start`], build the
+//! controller from the returned [`Started`] (client, registry, readiness, shutdown, leader
+//! election), run it, then [`Started::finish`]. See `docs/runtime.md` for the conventions.
+
+pub mod admin;
+pub mod bootstrap;
+pub mod config;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use admin::Readiness;
+pub use bootstrap::{StartError, Started, start};
+pub use config::{CommonArgs, LogFormat, TlsFiles};
+pub use metrics::{MetricsRegistry, ReconcileMetrics};
+pub use shutdown::Shutdown;
