@@ -2,7 +2,9 @@
 # Runs the end-to-end suite against the local control plane:
 #   1. builds the control-plane tools if they are not in the cache (e2e/tools/build.sh),
 #   2. starts the plane or reuses a running one (e2e/cluster up),
-#   3. runs `cargo test -p mlfleet-e2e --no-fail-fast` (extra arguments are passed on),
+#   3. builds the workspace binaries (controller e2e tests start them as child processes;
+#      MLFLEET_E2E_BUILD_BINS=0 skips this), then runs
+#      `cargo test -p mlfleet-e2e --no-fail-fast` (extra arguments are passed on),
 #   4. stops the plane when MLFLEET_E2E_TEARDOWN=1 (default: leave it running for reuse).
 #
 # Prerequisites: Go >= 1.26 (first run only: builds the tools, ~30 min on 2 cores), cargo,
@@ -17,6 +19,11 @@ t1=$SECONDS
 e2e/cluster up
 t2=$SECONDS
 
+if [[ "${MLFLEET_E2E_BUILD_BINS:-1}" == 1 ]]; then
+  cargo build --workspace --bins
+fi
+t_bins=$SECONDS
+
 rc=0
 cargo test -p mlfleet-e2e --no-fail-fast "$@" || rc=$?
 t3=$SECONDS
@@ -24,5 +31,6 @@ t3=$SECONDS
 if [[ "${MLFLEET_E2E_TEARDOWN:-0}" == 1 ]]; then
   e2e/cluster down
 fi
-printf 'e2e: tools %ds, plane up %ds, tests %ds (exit %d)\n' $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) "$rc"
+printf 'e2e: tools %ds, plane up %ds, binaries %ds, tests %ds (exit %d)\n' \
+  $((t1 - t0)) $((t2 - t1)) $((t_bins - t2)) $((t3 - t_bins)) "$rc"
 exit "$rc"
