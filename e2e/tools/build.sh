@@ -14,7 +14,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/versions.env"
 cache="${MLFLEET_CACHE:-$HOME/.cache/mlfleet}"
 tools="$cache/tools"
-export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS="-mod=mod" CGO_ENABLED=0
+# -mod=readonly: go.mod/go.sum are complete and committed; a build never edits the clone.
+export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS="-mod=readonly" CGO_ENABLED=0
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
 kube_dir="$tools/kubernetes-$KUBE_VERSION"
