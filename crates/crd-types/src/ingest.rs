@@ -479,3 +479,34 @@ impl FileCounts {
         i32::try_from(done * 100 / self.total).unwrap_or(100)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desired_workers_follows_depth_within_bounds() {
+        let s = IngestScaling {
+            min_workers: 2,
+            max_workers: 5,
+            files_per_worker: 4,
+            cooldown_seconds: 0,
+        };
+        assert_eq!(s.desired_workers(0), 0);
+        assert_eq!(s.desired_workers(1), 2);
+        assert_eq!(s.desired_workers(9), 3);
+        assert_eq!(s.desired_workers(1000), 5);
+    }
+
+    #[test]
+    fn completion_counts_parsed_and_quarantined() {
+        let c = FileCounts {
+            total: 40,
+            parsed: 36,
+            quarantined: 2,
+            ..FileCounts::default()
+        };
+        assert_eq!(c.completion_percent(), 95);
+        assert_eq!(FileCounts::default().completion_percent(), 0);
+    }
+}

@@ -167,6 +167,14 @@ fn schemas_are_structural() {
         if !typed {
             out.push(format!("{path}: no type"));
         }
+        // The API server cannot build CEL declarations for a map of untyped values and
+        // rejects the whole CRD ("unable to convert structural schema to CEL declarations").
+        let untyped_values = obj
+            .get("additionalProperties")
+            .is_some_and(|a| a.is_object() && a.get("type").is_none());
+        if obj.contains_key("x-kubernetes-validations") && untyped_values {
+            out.push(format!("{path}: CEL rule on a map of untyped values"));
+        }
         if let Some(props) = obj.get("properties").and_then(Value::as_object) {
             for (k, v) in props {
                 walk(v, &format!("{path}.{k}"), out);

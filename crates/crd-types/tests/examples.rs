@@ -50,10 +50,6 @@ fn typed_round_trip(doc: &Value, path: &Path) -> Value {
     }
 }
 
-/// The one rule the client-side CEL engine cannot evaluate (it lacks CEL's `type()`; the
-/// API server has it). `TrainingJobSpec::check` enforces the same thing in Rust.
-const SCALAR_RULE_PREFIX: &str = "self.all(k, type(self[k])";
-
 /// Every error the CRD's rules give for `doc` (as an update of `old` when given), plus the
 /// Rust-side spec checks of kinds that have them.
 fn errors(doc: &Value, old: Option<&Value>) -> Vec<String> {
@@ -72,14 +68,10 @@ fn errors(doc: &Value, old: Option<&Value>) -> Vec<String> {
         .map(|v| v.message)
         .collect();
     if let Err(errs) = kube_cel::Validator::new().validate(&schema, doc, old) {
-        for e in errs.iter() {
-            if e.kind == kube_cel::ErrorKind::UnsupportedReference
-                && e.rule.starts_with(SCALAR_RULE_PREFIX)
-            {
-                continue;
-            }
-            out.push(format!("{}: {}", e.field_path, e.message));
-        }
+        out.extend(
+            errs.iter()
+                .map(|e| format!("{}: {}", e.field_path, e.message)),
+        );
     }
     let spec_check = match kind {
         "TrainingJob" => serde_json::from_value::<TrainingJob>(doc.clone())

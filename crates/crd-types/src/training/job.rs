@@ -161,7 +161,8 @@ pub struct TrainingJobSpec {
     pub resources: Option<ResourceRequirements>,
 
     /// Free-form hyperparameters (string, number or boolean values), injected into workers as
-    /// HYPERPARAM_<NAME> variables and as `hyperparameters.json` in the job's ConfigMap.
+    /// HYPERPARAM_<NAME> variables and as `hyperparameters.json` in the job's ConfigMap. The
+    /// operator marks a job with an object or list value InvalidSpec.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "crate::schema::scalar_map")]
     pub hyperparameters: BTreeMap<String, serde_json::Value>,
@@ -427,9 +428,8 @@ pub enum TrainingJobSpecError {
 }
 
 impl TrainingJobSpec {
-    /// Checks what the schema's CEL rules check where a client cannot rely on them
-    /// (objects stored before a rule existed, or validated by an engine without the CEL
-    /// `type()` function): hyperparameter values are scalars.
+    /// Checks what the API server cannot: hyperparameter values are scalars (the schema
+    /// stores them untyped, and CEL rules cannot inspect untyped values).
     pub fn check(&self) -> Result<(), TrainingJobSpecError> {
         for (key, value) in &self.hyperparameters {
             if !matches!(
@@ -498,5 +498,51 @@ impl TrainingJob {
             .as_ref()
             .map(|s| s.state)
             .unwrap_or(TrainingJobState::Pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(hp: serde_json::Value) -> TrainingJobSpec {
+        serde_json::from_value(serde_json::json!({
+            "model": "resnet50", "dataset": "imagenet", "hyperparameters": hp
+        }))
+        .expect("spec parses")
+    }
+
+    #[test]
+    fn check_rejects_non_scalar_hyperparameters() {
+        assert_eq!(
+            spec(serde_json::json!({"lr": 0.1, "opt": "sgd", "amp": true})).check(),
+            Ok(())
+        );
+        let err = spec(serde_json::json!({"lr": 0.1, "schedule": {"warmup": 5}}))
+            .check()
+            .expect_err("object value");
+        assert_eq!(
+            err.to_string(),
+            "spec.hyperparameters.schedule: values must be strings, numbers or booleans"
+        );
+        assert!(spec(serde_json::json!({"layers": [1, 2]})).check().is_err());
+    }
+
+    #[test]
+    fn defaults_and_derived_values() {
+        let s = spec(serde_json::json!({"epochs": "12"}));
+        assert_eq!(
+            (s.num_workers, s.gpus_per_worker, s.backoff_limit),
+            (1, 1, 3)
+        );
+        assert_eq!(s.total_epochs(), Some(12));
+        assert_eq!(s.effective_backend(), Backend::Nccl);
+        let cpu = TrainingJobSpec {
+            gpus_per_worker: 0,
+            num_workers: 4,
+            ..s
+        };
+        assert_eq!(cpu.effective_backend(), Backend::Gloo);
+        assert_eq!(cpu.total_gpus(), 0);
     }
 }
