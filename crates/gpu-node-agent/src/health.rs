@@ -102,8 +102,9 @@ impl fmt::Display for UnhealthyReason {
             UnhealthyReason::BackendUnavailable { message } => {
                 write!(f, "GPU backend unavailable: {message}")
             }
-            UnhealthyReason::EventMonitoringFailed { failures } => {
-                write!(f, "GPU event monitoring failed {failures} times in a row")
+            // The count is left out so that status text stays stable while failing.
+            UnhealthyReason::EventMonitoringFailed { .. } => {
+                write!(f, "GPU event monitoring is failing")
             }
         }
     }

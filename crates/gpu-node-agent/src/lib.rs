@@ -4,8 +4,13 @@
 //! DCGM-compatible metrics.
 
 pub mod backend;
+pub mod cli;
+pub mod grpc;
 pub mod health;
+pub mod kube_sync;
 pub mod labels;
 pub mod metrics;
 pub mod sampler;
+pub mod server;
 pub mod snapshot;
+pub mod status;

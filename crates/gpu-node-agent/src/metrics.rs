@@ -6,6 +6,11 @@
 //! `DCGM_FI_DEV_GPU_TEMP` (C), `DCGM_FI_DEV_POWER_USAGE` (W),
 //! `DCGM_FI_DEV_XID_ERRORS` (value of the last XID, 0 when none). Labels:
 //! `gpu`, `UUID`, `pci_bus_id`, `device` (`nvidia<N>`), `modelName`, `Hostname`.
+//!
+//! The DCGM series live in their own registry without a name prefix and are served
+//! on the DCGM exporter's port (`--dcgm-metrics-addr`, default `:9400`); the agent's
+//! operational metrics go to the process registry on the admin port, prefixed
+//! `mlfleet_` like every other mlfleet binary.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -71,97 +76,95 @@ pub struct AgentMetrics {
 }
 
 impl AgentMetrics {
-    /// Creates the metrics and registers them in `registry`.
-    pub fn register(registry: &mut Registry) -> Self {
+    /// Creates the metrics: the DCGM-named per-GPU gauges go into `dcgm` (a registry
+    /// without prefix, served where dcgm-exporter would be), the agent's own
+    /// counters into `agent` (the process registry, which prefixes `mlfleet_`).
+    pub fn register(dcgm: &mut Registry, agent: &mut Registry) -> Self {
         let m = AgentMetrics::default();
-        registry.register(
+        dcgm.register(
             "DCGM_FI_DEV_GPU_UTIL",
-            "GPU utilization (in %).",
+            "GPU utilization (in %)",
             m.gpu_util.clone(),
         );
-        registry.register(
+        dcgm.register(
             "DCGM_FI_DEV_FB_USED",
-            "Framebuffer memory used (in MiB).",
+            "Framebuffer memory used (in MiB)",
             m.fb_used.clone(),
         );
-        registry.register(
+        dcgm.register(
             "DCGM_FI_DEV_FB_FREE",
-            "Framebuffer memory free (in MiB).",
+            "Framebuffer memory free (in MiB)",
             m.fb_free.clone(),
         );
-        registry.register(
+        dcgm.register(
             "DCGM_FI_DEV_GPU_TEMP",
-            "GPU temperature (in C).",
+            "GPU temperature (in C)",
             m.gpu_temp.clone(),
         );
-        registry.register(
+        dcgm.register(
             "DCGM_FI_DEV_POWER_USAGE",
-            "Power draw (in W).",
+            "Power draw (in W)",
             m.power_usage.clone(),
         );
-        registry.register(
+        dcgm.register(
             "DCGM_FI_DEV_XID_ERRORS",
-            "Value of the last XID error encountered.",
+            "Value of the last XID error encountered",
             m.xid_errors.clone(),
         );
-        registry.register(
+        dcgm.register(
             "mlfleet_gpu_healthy",
-            "1 when the agent considers the GPU healthy, else 0.",
+            "1 when the agent considers the GPU healthy, else 0",
             m.gpu_healthy.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_backend_ready",
-            "1 when the GPU backend (NVML or simulated) answers, else 0.",
+        agent.register(
+            "gpu_backend_ready",
+            "1 when the GPU backend (NVML or simulated) answers, else 0",
             m.backend_ready.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_node_gpus",
-            "GPUs found on the node.",
+        agent.register(
+            "gpu_node_gpus",
+            "GPUs found on the node",
             m.gpus_total.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_node_healthy_gpus",
-            "GPUs on the node considered healthy.",
+        agent.register(
+            "gpu_node_healthy_gpus",
+            "GPUs on the node considered healthy",
             m.gpus_healthy.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_agent_samples",
-            "GPU samples taken.",
-            m.samples.clone(),
-        );
-        registry.register(
-            "mlfleet_gpu_agent_sample_errors",
-            "GPU samples whose read failed.",
+        agent.register("gpu_agent_samples", "GPU samples taken", m.samples.clone());
+        agent.register(
+            "gpu_agent_sample_errors",
+            "GPU samples whose read failed",
             m.sample_errors.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_agent_event_wait_failures",
-            "Failed waits for GPU events.",
+        agent.register(
+            "gpu_agent_event_wait_failures",
+            "Failed waits for GPU events",
             m.event_wait_failures.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_agent_status_writes",
-            "GPUNode status writes.",
+        agent.register(
+            "gpu_agent_status_writes",
+            "GPUNode status writes",
             m.status_writes.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_agent_status_write_errors",
-            "Failed GPUNode status writes.",
+        agent.register(
+            "gpu_agent_status_write_errors",
+            "Failed GPUNode status writes",
             m.status_write_errors.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_agent_label_patches",
-            "Node label patches sent.",
+        agent.register(
+            "gpu_agent_label_patches",
+            "Node label patches sent",
             m.label_patches.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_agent_watch_streams",
-            "Open WatchNodeGpus streams.",
+        agent.register(
+            "gpu_agent_watch_streams",
+            "Open WatchNodeGpus streams",
             m.watch_streams.clone(),
         );
-        registry.register(
-            "mlfleet_gpu_agent_watch_messages",
-            "WatchNodeGpus messages sent.",
+        agent.register(
+            "gpu_agent_watch_messages",
+            "WatchNodeGpus messages sent",
             m.watch_messages.clone(),
         );
         m
@@ -233,10 +236,14 @@ mod tests {
         out
     }
 
+    fn registries() -> (Registry, Registry) {
+        (Registry::default(), Registry::with_prefix("mlfleet"))
+    }
+
     #[test]
     fn dcgm_names_labels_and_units() {
-        let mut registry = Registry::default();
-        let m = AgentMetrics::register(&mut registry);
+        let (mut registry, mut agent) = registries();
+        let m = AgentMetrics::register(&mut registry, &mut agent);
         let mut s = snapshot(vec![gpu(0, "GPU-a")]);
         let r = &mut s.gpus[0].reading;
         r.utilization_percent = 42;
@@ -262,16 +269,19 @@ mod tests {
             format!("DCGM_FI_DEV_XID_ERRORS{labels} 79"),
             format!("mlfleet_gpu_healthy{labels} 1"),
             "# TYPE DCGM_FI_DEV_GPU_UTIL gauge".to_owned(),
-            "mlfleet_gpu_backend_ready 1".to_owned(),
         ] {
             assert!(text.contains(&line), "missing {line} in\n{text}");
         }
+        let own = render(&agent);
+        assert!(own.contains("mlfleet_gpu_backend_ready 1"), "{own}");
+        assert!(own.contains("mlfleet_gpu_node_healthy_gpus 1"), "{own}");
+        assert!(own.contains("mlfleet_gpu_agent_samples_total 0"), "{own}");
     }
 
     #[test]
     fn departed_gpu_series_are_removed() {
-        let mut registry = Registry::default();
-        let m = AgentMetrics::register(&mut registry);
+        let (mut registry, mut agent) = registries();
+        let m = AgentMetrics::register(&mut registry, &mut agent);
         m.observe(&snapshot(vec![gpu(0, "GPU-a"), gpu(1, "GPU-b")]));
         assert!(render(&registry).contains("UUID=\"GPU-b\""));
         m.observe(&snapshot(vec![gpu(0, "GPU-a")]));

@@ -137,7 +137,11 @@ impl Sampler {
             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
             return self.snapshot();
         }
-        self.wait_for_events(deadline);
+        // The very first reading is taken at once so the agent is ready quickly;
+        // every later one waits out its period (never a hot loop, even on errors).
+        if self.sequence > 0 {
+            self.wait_for_events(deadline);
+        }
         self.read();
         self.snapshot()
     }
@@ -392,8 +396,9 @@ mod tests {
     #[test]
     fn event_wait_failures_reach_threshold() {
         let (_path, mut s) = setup("waitfail", &format!("failEventWait: true\n{INV}"));
-        let counts: Vec<usize> = (0..3).map(|_| s.step().healthy_count()).collect();
-        assert_eq!(counts, vec![2, 2, 0]);
+        // The first step reads without waiting; each later step waits (and fails) once.
+        let counts: Vec<usize> = (0..4).map(|_| s.step().healthy_count()).collect();
+        assert_eq!(counts, vec![2, 2, 2, 0]);
     }
 
     #[test]
