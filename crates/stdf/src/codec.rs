@@ -41,6 +41,11 @@ impl Endian {
 pub enum DecodeErr {
     /// The field's bytes run past the end of the record.
     Overrun,
+    /// Bytes are left after the last field (the REC_LEN is too long).
+    Trailing {
+        /// Bytes left.
+        extra: usize,
+    },
     /// A GDR carried an unknown V*n type code.
     BadGdrCode {
         /// Index of the generic field.

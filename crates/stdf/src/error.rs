@@ -69,6 +69,32 @@ pub enum StdfError {
         /// REC_LEN from the header.
         len: u16,
     },
+    /// A record is longer than its fields: REC_LEN is wrong (or the record
+    /// carries data this codec does not know; read with `strict: false` to ignore it).
+    #[error("byte {offset}: {rec} record has {extra} bytes after its last field (REC_LEN {len}): wrong record length?")]
+    TrailingBytes {
+        /// Byte offset of the record header.
+        offset: u64,
+        /// Record type name.
+        rec: &'static str,
+        /// Bytes left over.
+        extra: usize,
+        /// REC_LEN from the header.
+        len: u16,
+    },
+    /// A record type that STDF V4/V4-2007 does not define (and that is not a
+    /// user-defined type 180/181): in a strict read this means misframing.
+    #[error("byte {offset}: record type ({typ},{sub}) with REC_LEN {len} is not defined by STDF V4 (corrupt length before it?)")]
+    UnknownRecordType {
+        /// Byte offset of the record header.
+        offset: u64,
+        /// REC_TYP.
+        typ: u8,
+        /// REC_SUB.
+        sub: u8,
+        /// REC_LEN.
+        len: u16,
+    },
     /// A GDR carries a V*n type code outside the STDF V4 set.
     #[error("byte {offset}: GDR field {index} has unknown V*n type code {code}")]
     BadGdrCode {
@@ -136,6 +162,8 @@ impl StdfError {
             | StdfError::TruncatedRecord { offset, .. }
             | StdfError::FieldOverrun { offset, .. }
             | StdfError::BadGdrCode { offset, .. }
+            | StdfError::TrailingBytes { offset, .. }
+            | StdfError::UnknownRecordType { offset, .. }
             | StdfError::MissingMrr { offset, .. }
             | StdfError::Io { offset, .. } => Some(*offset),
             _ => None,

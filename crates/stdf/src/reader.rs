@@ -19,11 +19,17 @@ pub struct ReaderOptions {
     /// Fail with [`StdfError::MissingMrr`] when the input ends without an MRR
     /// (the sign of a truncated file). Default true.
     pub require_mrr: bool,
+    /// Reject records with bytes after their last field (a wrong REC_LEN).
+    /// Default true; false ignores such bytes, as pystdf does.
+    pub strict: bool,
 }
 
 impl Default for ReaderOptions {
     fn default() -> Self {
-        ReaderOptions { require_mrr: true }
+        ReaderOptions {
+            require_mrr: true,
+            strict: true,
+        }
     }
 }
 
@@ -244,7 +250,7 @@ impl<R: Read> StdfReader<R> {
         };
         let endian = self.endian.unwrap_or(Endian::Big);
         let raw = self.raw_at(f);
-        Record::decode(&raw, endian).map(Some)
+        Record::decode_with(&raw, endian, self.opts.strict).map(Some)
     }
 
     /// Frames and decodes the next record, with the byte offset of its header.
@@ -254,7 +260,7 @@ impl<R: Read> StdfReader<R> {
         };
         let endian = self.endian.unwrap_or(Endian::Big);
         let raw = self.raw_at(f);
-        Record::decode(&raw, endian).map(|r| Some((raw.offset, r)))
+        Record::decode_with(&raw, endian, self.opts.strict).map(|r| Some((raw.offset, r)))
     }
 
     /// Calls `f` with the offset and decoded value of every record, until the

@@ -129,10 +129,13 @@ macro_rules! define_records {
 
             impl<'a> $crate::records::Decode<'a> for $Name $(<$lt>)? {
                 #[allow(unused_variables)]
-                fn decode(c: &mut $crate::codec::Cursor<'a>) -> Result<Self, (&'static str, $crate::codec::DecodeErr)> {
+                fn decode(c: &mut $crate::codec::Cursor<'a>, strict: bool) -> Result<Self, (&'static str, $crate::codec::DecodeErr)> {
                     $(
                         let $f = read_field!(c, $k).map_err(|e| (stringify!($f), e))?;
                     )*
+                    if strict && !c.at_end() {
+                        return Err(("(end of record)", $crate::codec::DecodeErr::Trailing { extra: c.remaining() }));
+                    }
                     Ok(Self { $($f),* })
                 }
             }
@@ -198,17 +201,29 @@ macro_rules! define_records {
         }
 
         impl<'a> Record<'a> {
-            /// Decodes a raw record in the file's byte order.
+            /// Decodes a raw record in the file's byte order. Bytes left over after
+            /// the last field are an error ([`StdfError::TrailingBytes`](crate::StdfError::TrailingBytes)):
+            /// they mean the REC_LEN is wrong.
             pub fn decode(raw: &$crate::records::RawRecord<'a>, endian: $crate::codec::Endian) -> $crate::error::Result<Record<'a>> {
+                Self::decode_with(raw, endian, true)
+            }
+
+            /// Decodes a raw record; with `strict` false, bytes after the last
+            /// field are ignored instead of being an error.
+            pub fn decode_with(raw: &$crate::records::RawRecord<'a>, endian: $crate::codec::Endian, strict: bool) -> $crate::error::Result<Record<'a>> {
                 use $crate::records::Decode;
                 let mut c = $crate::codec::Cursor::new(raw.body, endian);
                 match (raw.typ, raw.sub) {
                     $(
-                        ($typ, $sub) => $Name::decode(&mut c)
+                        ($typ, $sub) => $Name::decode(&mut c, strict)
                             .map(Record::$Name)
                             .map_err(|(field, e)| $crate::records::field_error(raw, $tag, field, e)),
                     )*
-                    _ => Ok(Record::Unknown(*raw)),
+                    // STR (V4-2007) and the user-defined types 180/181 are kept raw;
+                    // any other type is not STDF and, when strict, means misframing.
+                    (15, 30) | (180 | 181, _) => Ok(Record::Unknown(*raw)),
+                    _ if !strict => Ok(Record::Unknown(*raw)),
+                    (typ, sub) => Err($crate::error::StdfError::UnknownRecordType { offset: raw.offset, typ, sub, len: raw.body.len() as u16 }),
                 }
             }
 

@@ -29,7 +29,7 @@ impl<'a> RawRecord<'a> {
 
 /// Decoding of one record body.
 pub(crate) trait Decode<'a>: Sized {
-    fn decode(c: &mut crate::codec::Cursor<'a>) -> Result<Self, (&'static str, DecodeErr)>;
+    fn decode(c: &mut crate::codec::Cursor<'a>, strict: bool) -> Result<Self, (&'static str, DecodeErr)>;
 }
 
 pub(crate) fn field_error(raw: &RawRecord<'_>, rec: &'static str, field: &'static str, e: DecodeErr) -> StdfError {
@@ -38,6 +38,12 @@ pub(crate) fn field_error(raw: &RawRecord<'_>, rec: &'static str, field: &'stati
             offset: raw.offset,
             rec,
             field,
+            len: raw.body.len() as u16,
+        },
+        DecodeErr::Trailing { extra } => StdfError::TrailingBytes {
+            offset: raw.offset,
+            rec,
+            extra,
             len: raw.body.len() as u16,
         },
         DecodeErr::BadGdrCode { index, code } => StdfError::BadGdrCode {

@@ -55,6 +55,9 @@ struct Args {
     /// Accept a file that ends without an MRR.
     #[arg(long)]
     allow_missing_mrr: bool,
+    /// Ignore bytes after the last field of a record instead of failing.
+    #[arg(long)]
+    lenient: bool,
     /// Instead of converting, write every record as one JSON line to this file (`-` = stdout).
     #[arg(long)]
     dump_jsonl: Option<PathBuf>,
@@ -67,6 +70,7 @@ fn dump(args: &Args, path: &PathBuf) -> anyhow::Result<u64> {
         input,
         ReaderOptions {
             require_mrr: !args.allow_missing_mrr,
+            strict: !args.lenient,
         },
     );
     let out: Box<dyn Write> = if path.as_os_str() == "-" {
@@ -111,6 +115,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         },
         reader: ReaderOptions {
             require_mrr: !args.allow_missing_mrr,
+            strict: !args.lenient,
         },
         ..ConvertOptions::default()
     };
