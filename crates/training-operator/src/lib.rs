@@ -22,6 +22,7 @@ pub mod progress;
 pub mod quantity;
 pub mod query;
 pub mod reconcile;
+pub mod report;
 pub mod spec;
 pub mod state;
 pub mod status;

@@ -22,7 +22,7 @@ use training_operator::build::meta::LABEL_JOB_NAME;
 use training_operator::context::{Caches, Context};
 use training_operator::metrics::Metrics;
 use training_operator::progress::ProgressBook;
-use training_operator::{admission_loop, grpc, leader, progress, query, reconcile};
+use training_operator::{admission_loop, grpc, leader, progress, query, reconcile, report};
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +57,18 @@ enum Cmd {
         #[command(subcommand)]
         what: query::Query,
     },
+    /// Report worker progress or a checkpoint to a running operator over gRPC.
+    Report {
+        /// gRPC address of the operator.
+        #[arg(
+            long,
+            env = "MLFLEET_OPERATOR_ADDR",
+            default_value = "http://127.0.0.1:9090"
+        )]
+        addr: String,
+        #[command(subcommand)]
+        what: report::Report,
+    },
 }
 
 #[tokio::main]
@@ -64,6 +76,10 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Query { addr, what } => {
             print!("{}", query::run(&addr, &what).await?);
+            Ok(())
+        }
+        Cmd::Report { addr, what } => {
+            print!("{}", report::run(&addr, &what).await?);
             Ok(())
         }
         Cmd::Run {
@@ -163,10 +179,12 @@ async fn run(common: CommonArgs, progress_interval_ms: u64) -> anyhow::Result<()
     };
 
     let (trigger_tx, trigger_rx) = mpsc::unbounded_channel();
-    let controller = Controller::new(tj_api, wc.clone())
+    let (tj_store, tj_writer) = reflector::store();
+    let tj_stream = reflector::reflector(tj_writer, watcher(tj_api, wc.clone()).default_backoff())
+        .touched_objects();
+    let controller = Controller::for_stream(tj_stream, tj_store.clone())
         .owns_stream(job_stream)
         .reconcile_on(UnboundedReceiverStream::new(trigger_rx));
-    let tj_store = controller.store();
     let metrics = Metrics::register(&started.registry);
     let reporter = Reporter {
         controller: "training-operator".into(),
@@ -215,7 +233,16 @@ async fn run(common: CommonArgs, progress_interval_ms: u64) -> anyhow::Result<()
             tracing::debug!("pods cache synced");
             queues.wait_until_ready().await?;
             tracing::debug!("trainingqueues cache synced");
-            tj_store.wait_until_ready().await?;
+            // The controller waits on this store too, and a store wakes only one
+            // waiter: poll again with a timeout instead of waiting once.
+            loop {
+                match tokio::time::timeout(Duration::from_millis(500), tj_store.wait_until_ready())
+                    .await
+                {
+                    Ok(r) => break r?,
+                    Err(_) => continue,
+                }
+            }
             tracing::debug!("trainingjobs cache synced");
             Ok::<(), reflector::store::WriterDropped>(())
         };
