@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use crate::admin::{AdminError, AdminServer, Readiness};
 use crate::config::CommonArgs;
+use crate::leader::{LeaderConfig, LeaderElector, LeaderHandle};
 use crate::metrics::MetricsRegistry;
 use crate::shutdown::Shutdown;
 use crate::telemetry::{self, TelemetryError, TelemetryGuard};
@@ -91,6 +92,18 @@ impl Started {
     /// in-cluster service account).
     pub async fn kube_client(&self) -> Result<kube::Client, StartError> {
         kube::Client::try_default().await.map_err(StartError::Kube)
+    }
+
+    /// Starts leader election per the common flags (`--leader-elect`, `--lease-*`,
+    /// `--identity`); with `--leader-elect=false` the handle is always leader until shutdown.
+    pub fn leader_election(&self, client: kube::Client) -> LeaderHandle {
+        if self.args.leader_elect {
+            let cfg = LeaderConfig::from_args(&self.name, &self.args);
+            LeaderElector::new(client, cfg, &self.registry).run(self.shutdown.clone())
+        } else {
+            tracing::info!("leader election disabled; acting as leader");
+            LeaderHandle::always(self.shutdown.clone())
+        }
     }
 
     /// Waits for shutdown (SIGTERM/SIGINT or [`Shutdown::trigger`]), marks the process not

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod bootstrap;
 pub mod config;
+pub mod leader;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
@@ -14,5 +15,6 @@ pub mod telemetry;
 pub use admin::Readiness;
 pub use bootstrap::{StartError, Started, start};
 pub use config::{CommonArgs, LogFormat, TlsFiles};
+pub use leader::{LeaderConfig, LeaderElector, LeaderHandle, run_while_leader};
 pub use metrics::{MetricsRegistry, ReconcileMetrics};
 pub use shutdown::Shutdown;

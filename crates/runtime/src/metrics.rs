@@ -10,6 +10,7 @@ use opentelemetry::KeyValue;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Metric, Registry};
 
@@ -21,6 +22,7 @@ pub const METRIC_PREFIX: &str = "mlfleet";
 pub struct MetricsRegistry {
     inner: Arc<Mutex<Registry>>,
     reconcile: Arc<OnceLock<ReconcileMetrics>>,
+    leader: Arc<OnceLock<Family<LeaseLabels, Gauge>>>,
 }
 
 impl Default for MetricsRegistry {
@@ -35,6 +37,7 @@ impl MetricsRegistry {
         Self {
             inner: Arc::new(Mutex::new(Registry::with_prefix(METRIC_PREFIX))),
             reconcile: Arc::new(OnceLock::new()),
+            leader: Arc::new(OnceLock::new()),
         }
     }
 
@@ -64,6 +67,29 @@ impl MetricsRegistry {
             .get_or_init(|| ReconcileMetrics::register(self))
             .clone()
     }
+
+    /// The `mlfleet_leader{lease}` gauge family (1 while this process holds the Lease),
+    /// registered on first use.
+    pub fn leader_gauge(&self) -> Family<LeaseLabels, Gauge> {
+        self.leader
+            .get_or_init(|| {
+                let family = Family::<LeaseLabels, Gauge>::default();
+                self.register(
+                    "leader",
+                    "1 while this process holds the leader-election Lease, else 0",
+                    family.clone(),
+                );
+                family
+            })
+            .clone()
+    }
+}
+
+/// Labels of the leader gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LeaseLabels {
+    /// Lease name.
+    pub lease: String,
 }
 
 /// Labels of per-controller series.
