@@ -149,11 +149,12 @@ pub trait Kind {
 
     /// Reads a kxTYPE array of `k` elements; `Ok(None)` when the record already ended.
     fn read_array<'a>(c: &mut Cursor<'a>, k: usize) -> Result<Option<Vec<Self::V<'a>>>, DecodeErr> {
-        if k == 0 {
-            return Ok(Some(Vec::new()));
-        }
+        // A record that ends before the array leaves it out, even when k is 0.
         if c.at_end() {
             return Ok(None);
+        }
+        if k == 0 {
+            return Ok(Some(Vec::new()));
         }
         // Each element takes at least one byte: bound the allocation by the bytes left.
         let mut out = Vec::with_capacity(k.min(c.remaining()));
@@ -306,6 +307,9 @@ impl Kind for N1 {
         json!(v)
     }
     fn read_array<'a>(c: &mut Cursor<'a>, k: usize) -> Result<Option<Vec<u8>>, DecodeErr> {
+        if c.at_end() {
+            return Ok(None);
+        }
         if k == 0 {
             return Ok(Some(Vec::new()));
         }
@@ -471,11 +475,12 @@ impl Kind for Vn {
         json!({"type": v.type_name(), "value": v.value_json()})
     }
     fn read_array<'a>(c: &mut Cursor<'a>, k: usize) -> Result<Option<Vec<GenValue<'a>>>, DecodeErr> {
-        if k == 0 {
-            return Ok(Some(Vec::new()));
-        }
+        // A record that ends before the array leaves it out, even when k is 0.
         if c.at_end() {
             return Ok(None);
+        }
+        if k == 0 {
+            return Ok(Some(Vec::new()));
         }
         let mut out = Vec::with_capacity(k.min(c.remaining()));
         for index in 0..k {

@@ -110,6 +110,38 @@ impl FileSink {
     }
 }
 
+/// CSV has no nested values: list columns become text such as `[1, 2, 3]`.
+fn lists_as_text(batch: &RecordBatch) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    use arrow::array::{Array, ArrayRef, StringBuilder};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    use std::sync::Arc;
+    if !batch.schema().fields().iter().any(|f| matches!(f.data_type(), DataType::List(_))) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for (f, col) in batch.schema().fields().iter().zip(batch.columns()) {
+        if matches!(f.data_type(), DataType::List(_)) {
+            let fmt = ArrayFormatter::try_new(col.as_ref(), &FormatOptions::default())?;
+            let mut b = StringBuilder::new();
+            for i in 0..col.len() {
+                if col.is_null(i) {
+                    b.append_null();
+                } else {
+                    b.append_value(fmt.value(i).to_string());
+                }
+            }
+            fields.push(Field::new(f.name(), DataType::Utf8, true));
+            cols.push(Arc::new(b.finish()));
+        } else {
+            fields.push(f.as_ref().clone());
+            cols.push(col.clone());
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+}
+
 impl BatchSink for FileSink {
     fn write(&mut self, table: &str, batch: RecordBatch) -> Result<()> {
         if !self.open.contains_key(table) {
@@ -121,7 +153,10 @@ impl BatchSink for FileSink {
         };
         match &mut t.writer {
             TableWriter::Parquet(w) => w.write(&batch).map_err(|e| export_err(table, e)),
-            TableWriter::Csv(w) => w.write(&batch).map_err(|e| export_err(table, e)),
+            TableWriter::Csv(w) => {
+                let flat = lists_as_text(&batch).map_err(|e| export_err(table, e))?;
+                w.write(&flat).map_err(|e| export_err(table, e))
+            }
         }
     }
 
