@@ -92,6 +92,9 @@ struct WorkerArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Several crypto providers are linked in (see Cargo.toml); rustls needs one chosen.
+    // An error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Run(args) => run(args).await,
         Command::Worker(args) => run_worker(args).await,
@@ -104,9 +107,12 @@ async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         args.log_format,
         &args.log_level,
     )?;
-    let client = StdfWorkClient::connect(args.scaler_addr.clone())
-        .await
-        .with_context(|| format!("connecting to the scaler at {}", args.scaler_addr))?;
+    // Connect lazily: a worker started before (or while) the scaler restarts waits for it.
+    let channel = tonic::transport::Endpoint::from_shared(args.scaler_addr.clone())
+        .with_context(|| format!("invalid scaler address {:?}", args.scaler_addr))?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect_lazy();
+    let client = StdfWorkClient::new(channel);
     let cfg = WorkerConfig {
         job: args.job,
         worker_id: args.worker_id,
@@ -171,33 +177,42 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     tracing::info!(%grpc_addr, "gRPC services listening");
 
-    let jobs: Api<STDFParserJob> = Api::all(client.clone());
-    let deploys: Api<Deployment> = Api::all(client.clone());
-    let controller = Controller::new(jobs, watcher::Config::default())
-        .owns(
-            deploys,
-            watcher::Config::default().labels("app.kubernetes.io/managed-by=stdf-ingest-scaler"),
-        )
-        .graceful_shutdown_on(started.shutdown.cancelled());
-    // Ready once the STDFParserJob cache has synced.
-    let store = controller.store();
+    // The controller runs only while this replica holds the Lease; the gRPC services
+    // answer NOT_FOUND for jobs until the leader's reconciler has opened them.
+    let leader = started.leader_election(client.clone());
     let readiness = started.readiness.clone();
-    tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            readiness.mark_ready();
+    let shutdown = started.shutdown.clone();
+    let ctrl = tokio::spawn(mlfleet_runtime::run_while_leader(leader.subscribe(), shutdown.clone(), move || {
+        let jobs: Api<STDFParserJob> = Api::all(client.clone());
+        let deploys: Api<Deployment> = Api::all(client.clone());
+        let controller = Controller::new(jobs, watcher::Config::default())
+            .owns(
+                deploys,
+                watcher::Config::default().labels("app.kubernetes.io/managed-by=stdf-ingest-scaler"),
+            )
+            .graceful_shutdown_on(shutdown.cancelled());
+        // Ready once the STDFParserJob cache has synced.
+        let store = controller.store();
+        let readiness = readiness.clone();
+        tokio::spawn(async move {
+            if store.wait_until_ready().await.is_ok() {
+                readiness.mark_ready();
+            }
+        });
+        let ctx = ctx.clone();
+        async move {
+            controller
+                .run(reconcile, error_policy, ctx)
+                .for_each(|res| async move {
+                    if let Err(e) = res {
+                        tracing::debug!(error = %e, "reconcile error");
+                    }
+                })
+                .await;
         }
-    });
-    let ctrl = tokio::spawn(async move {
-        controller
-            .run(reconcile, error_policy, ctx)
-            .for_each(|res| async move {
-                if let Err(e) = res {
-                    tracing::debug!(error = %e, "reconcile error");
-                }
-            })
-            .await;
-    });
+    }));
     ctrl.await?;
+    leader.join().await;
     grpc.await?.context("gRPC server")?;
     started.finish().await?;
     Ok(())
