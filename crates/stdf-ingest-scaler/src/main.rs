@@ -182,35 +182,40 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let leader = started.leader_election(client.clone());
     let readiness = started.readiness.clone();
     let shutdown = started.shutdown.clone();
-    let ctrl = tokio::spawn(mlfleet_runtime::run_while_leader(leader.subscribe(), shutdown.clone(), move || {
-        let jobs: Api<STDFParserJob> = Api::all(client.clone());
-        let deploys: Api<Deployment> = Api::all(client.clone());
-        let controller = Controller::new(jobs, watcher::Config::default())
-            .owns(
-                deploys,
-                watcher::Config::default().labels("app.kubernetes.io/managed-by=stdf-ingest-scaler"),
-            )
-            .graceful_shutdown_on(shutdown.cancelled());
-        // Ready once the STDFParserJob cache has synced.
-        let store = controller.store();
-        let readiness = readiness.clone();
-        tokio::spawn(async move {
-            if store.wait_until_ready().await.is_ok() {
-                readiness.mark_ready();
+    let ctrl = tokio::spawn(mlfleet_runtime::run_while_leader(
+        leader.subscribe(),
+        shutdown.clone(),
+        move || {
+            let jobs: Api<STDFParserJob> = Api::all(client.clone());
+            let deploys: Api<Deployment> = Api::all(client.clone());
+            let controller = Controller::new(jobs, watcher::Config::default())
+                .owns(
+                    deploys,
+                    watcher::Config::default()
+                        .labels("app.kubernetes.io/managed-by=stdf-ingest-scaler"),
+                )
+                .graceful_shutdown_on(shutdown.cancelled());
+            // Ready once the STDFParserJob cache has synced.
+            let store = controller.store();
+            let readiness = readiness.clone();
+            tokio::spawn(async move {
+                if store.wait_until_ready().await.is_ok() {
+                    readiness.mark_ready();
+                }
+            });
+            let ctx = ctx.clone();
+            async move {
+                controller
+                    .run(reconcile, error_policy, ctx)
+                    .for_each(|res| async move {
+                        if let Err(e) = res {
+                            tracing::debug!(error = %e, "reconcile error");
+                        }
+                    })
+                    .await;
             }
-        });
-        let ctx = ctx.clone();
-        async move {
-            controller
-                .run(reconcile, error_policy, ctx)
-                .for_each(|res| async move {
-                    if let Err(e) = res {
-                        tracing::debug!(error = %e, "reconcile error");
-                    }
-                })
-                .await;
-        }
-    }));
+        },
+    ));
     ctrl.await?;
     leader.join().await;
     grpc.await?.context("gRPC server")?;

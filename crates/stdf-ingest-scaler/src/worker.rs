@@ -197,9 +197,46 @@ fn to_std(d: Option<&prost_types::Duration>, default: Duration) -> Duration {
         .unwrap_or(default)
 }
 
+/// Whether a failed call is worth repeating: the scaler restarting, or not yet serving
+/// the job again after a restart.
+fn retryable(s: &tonic::Status) -> bool {
+    use tonic::Code;
+    matches!(
+        s.code(),
+        Code::Unavailable
+            | Code::NotFound
+            | Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+    )
+}
+
+/// Repeat `call` while the scaler is unreachable or restarting, up to `patience`.
+async fn patiently<T, F, Fut>(patience: Duration, mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let deadline = Instant::now() + patience;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match call().await {
+            Err(s) if retryable(&s) && Instant::now() + delay < deadline => {
+                tracing::warn!(code = ?s.code(), error = %s.message(), "scaler unavailable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a worker waits for a restarting scaler before giving up.
+const PATIENCE: Duration = Duration::from_secs(300);
+
 /// Claim and parse files until the job is done (or forever in Continuous mode).
 pub async fn run(
-    mut client: StdfWorkClient<Channel>,
+    client: StdfWorkClient<Channel>,
     cfg: WorkerConfig,
 ) -> Result<WorkerSummary, WorkerError> {
     let (namespace, name) = cfg
@@ -215,13 +252,17 @@ pub async fn run(
         if cfg.max_files > 0 && summary.parsed + summary.failed >= cfg.max_files {
             return Ok(summary);
         }
-        let resp = client
-            .claim_file(ingest::ClaimFileRequest {
-                worker_id: cfg.worker_id.clone(),
-                job: Some(job.clone()),
-            })
-            .await?
-            .into_inner();
+        let claim = ingest::ClaimFileRequest {
+            worker_id: cfg.worker_id.clone(),
+            job: Some(job.clone()),
+        };
+        let resp = patiently(PATIENCE, || {
+            let mut c = client.clone();
+            let req = claim.clone();
+            async move { c.claim_file(req).await }
+        })
+        .await?
+        .into_inner();
         let lease = match resp.outcome {
             Some(ingest::claim_file_response::Outcome::Lease(l)) => l,
             Some(ingest::claim_file_response::Outcome::NoWork(w)) => {
@@ -248,13 +289,17 @@ pub async fn run(
         beat.abort();
         match outcome {
             Ok(stats) => {
-                client
-                    .complete_file(ingest::CompleteFileRequest {
-                        lease_id: lease.lease_id.clone(),
-                        worker_id: cfg.worker_id.clone(),
-                        stats: Some(stats),
-                    })
-                    .await?;
+                let req = ingest::CompleteFileRequest {
+                    lease_id: lease.lease_id.clone(),
+                    worker_id: cfg.worker_id.clone(),
+                    stats: Some(stats),
+                };
+                patiently(PATIENCE, || {
+                    let mut c = client.clone();
+                    let req = req.clone();
+                    async move { c.complete_file(req).await }
+                })
+                .await?;
                 summary.parsed += 1;
                 tracing::info!(file = %lease.file_uri, "parsed");
             }
@@ -264,14 +309,18 @@ pub async fn run(
                     ParseFailure::Transient(_) => ingest::ErrorClass::Transient,
                 };
                 tracing::warn!(file = %lease.file_uri, error = %f, "parse failed");
-                client
-                    .fail_file(ingest::FailFileRequest {
-                        lease_id: lease.lease_id.clone(),
-                        worker_id: cfg.worker_id.clone(),
-                        error_class: class as i32,
-                        message: f.to_string(),
-                    })
-                    .await?;
+                let req = ingest::FailFileRequest {
+                    lease_id: lease.lease_id.clone(),
+                    worker_id: cfg.worker_id.clone(),
+                    error_class: class as i32,
+                    message: f.to_string(),
+                };
+                patiently(PATIENCE, || {
+                    let mut c = client.clone();
+                    let req = req.clone();
+                    async move { c.fail_file(req).await }
+                })
+                .await?;
                 summary.failed += 1;
             }
         }
