@@ -31,6 +31,22 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Read the GPUs once through a backend and print the reading as JSON.
     Probe(BackendArgs),
+    /// Subscribe to an agent's WatchNodeGpus stream and print one JSON line per message.
+    Watch(WatchArgs),
+}
+
+/// Flags of `watch`.
+#[derive(Clone, Debug, Args)]
+pub struct WatchArgs {
+    /// Agent endpoint, e.g. `http://10.0.0.5:9090`.
+    #[arg(long)]
+    pub endpoint: String,
+    /// Node the agent is expected to serve (empty: any).
+    #[arg(long, default_value = "")]
+    pub node_name: String,
+    /// Longest wait between periodic samples (0: the agent's default).
+    #[arg(long, default_value_t = 0)]
+    pub max_interval_ms: u32,
 }
 
 /// Backend selection, shared by `run` and `probe`.

@@ -5,13 +5,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Parser;
-use gpu_node_agent::cli::{Cli, Command, RunArgs};
+use gpu_node_agent::cli::{Cli, Command, RunArgs, WatchArgs};
 use gpu_node_agent::grpc::{GpuAgentService, GrpcConfig};
 use gpu_node_agent::kube_sync::{KubeSync, KubeSyncConfig};
 use gpu_node_agent::metrics::AgentMetrics;
 use gpu_node_agent::sampler::{Sampler, SamplerConfig};
 use gpu_node_agent::snapshot::NodeSnapshot;
 use gpu_node_agent::{backend::MIB, server};
+use mlfleet_proto::gpu::v1::WatchNodeGpusRequest;
+use mlfleet_proto::gpu::v1::gpu_agent_client::GpuAgentClient;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
@@ -27,7 +29,30 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&reading)?);
             Ok(())
         }
+        Command::Watch(args) => watch(args).await,
     }
+}
+
+/// Prints one JSON line per WatchNodeGpus message until the stream ends.
+async fn watch(args: WatchArgs) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut client = GpuAgentClient::connect(args.endpoint.clone())
+        .await
+        .with_context(|| format!("connecting to {}", args.endpoint))?;
+    let mut stream = client
+        .watch_node_gpus(WatchNodeGpusRequest {
+            node_name: args.node_name,
+            max_interval_ms: args.max_interval_ms,
+        })
+        .await?
+        .into_inner();
+    let stdout = std::io::stdout();
+    while let Some(msg) = stream.message().await? {
+        let mut out = stdout.lock();
+        writeln!(out, "{}", gpu_node_agent::grpc::convert::watch_json(&msg))?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {

@@ -83,6 +83,40 @@ fn gpu(g: &GpuStatus) -> pb::Gpu {
     }
 }
 
+/// A compact JSON view of one WatchNodeGpus message (for the `watch` command).
+pub fn watch_json(msg: &pb::WatchNodeGpusResponse) -> serde_json::Value {
+    let reason = pb::UpdateReason::try_from(msg.reason).map_or("UNKNOWN", |r| r.as_str_name());
+    let node = msg.node.clone().unwrap_or_default();
+    let gpus: Vec<serde_json::Value> = node
+        .gpus
+        .iter()
+        .map(|g| {
+            let health = g.health.clone().unwrap_or_default();
+            serde_json::json!({
+                "index": g.index,
+                "uuid": g.uuid,
+                "model": g.model,
+                "memoryTotalBytes": g.memory_total_bytes,
+                "memoryFreeBytes": g.memory_free_bytes,
+                "utilizationPercent": g.utilization_percent,
+                "health": pb::HealthState::try_from(health.state)
+                    .map_or("UNKNOWN", |h| h.as_str_name()),
+                "reason": health.reason,
+                "lastXid": g.last_xid.as_ref().map(|x| x.code),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "reason": reason,
+        "changedGpuIndexes": msg.changed_gpu_indexes,
+        "nodeName": node.node_name,
+        "backendReady": node.backend_ready,
+        "backendMessage": node.backend_message,
+        "driverVersion": node.driver_version,
+        "gpus": gpus,
+    })
+}
+
 /// The update reason sent for a kind of change.
 pub fn update_reason(kind: ChangeKind) -> pb::UpdateReason {
     match kind {
