@@ -106,6 +106,11 @@ impl Started {
         }
     }
 
+    /// An Event recorder reporting as this binary from this replica's identity.
+    pub fn event_recorder(&self, client: kube::Client) -> crate::events::EventRecorder {
+        crate::events::EventRecorder::new(client, &self.name, &self.args.identity_or_hostname())
+    }
+
     /// Waits for shutdown (SIGTERM/SIGINT or [`Shutdown::trigger`]), marks the process not
     /// ready, waits for the admin server to drain and flushes telemetry.
     pub async fn finish(self) -> Result<(), StartError> {

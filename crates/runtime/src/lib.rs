@@ -5,8 +5,12 @@
 //! election), run it, then [`Started::finish`]. See `docs/runtime.md` for the conventions.
 
 pub mod admin;
+pub mod apply;
 pub mod bootstrap;
+pub mod conditions;
 pub mod config;
+pub mod error_policy;
+pub mod events;
 pub mod leader;
 pub mod metrics;
 pub mod shutdown;
