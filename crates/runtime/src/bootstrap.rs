@@ -111,6 +111,14 @@ impl Started {
         crate::events::EventRecorder::new(client, &self.name, &self.args.identity_or_hostname())
     }
 
+    /// A gRPC server (with `grpc.health.v1`) using the TLS files from the common flags;
+    /// serve it with `serve_addr(self.args.grpc_addr, self.shutdown.clone())`.
+    pub async fn grpc_server(&self) -> Result<crate::grpc::GrpcServer, crate::grpc::GrpcError> {
+        crate::grpc::GrpcServer::new()
+            .with_tls(self.args.tls_files().as_ref())
+            .await
+    }
+
     /// Waits for shutdown (SIGTERM/SIGINT or [`Shutdown::trigger`]), marks the process not
     /// ready, waits for the admin server to drain and flushes telemetry.
     pub async fn finish(self) -> Result<(), StartError> {

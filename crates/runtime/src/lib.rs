@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod config;
 pub mod error_policy;
 pub mod events;
+pub mod grpc;
 pub mod leader;
 pub mod metrics;
 pub mod shutdown;
