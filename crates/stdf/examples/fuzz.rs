@@ -15,7 +15,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn mutate(rng: &mut StdRng, seeds: &[Vec<u8>], data: &mut Vec<u8>) {
@@ -42,7 +44,8 @@ fn mutate(rng: &mut StdRng, seeds: &[Vec<u8>], data: &mut Vec<u8>) {
             4 => data.truncate(p),
             5 => {
                 // Overwrite a u16 with an interesting value (record lengths, counts).
-                let v: u16 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff][rng.random_range(0..10)];
+                let v: u16 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff]
+                    [rng.random_range(0..10)];
                 if p + 1 < len {
                     data[p..p + 2].copy_from_slice(&v.to_le_bytes());
                 }
@@ -69,11 +72,19 @@ fn mutate(rng: &mut StdRng, seeds: &[Vec<u8>], data: &mut Vec<u8>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let seconds: u64 = arg(&args, "--seconds").and_then(|s| s.parse().ok()).unwrap_or(60);
+    let seconds: u64 = arg(&args, "--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let corpus = arg(&args, "--corpus").map(PathBuf::from).unwrap_or_else(|| root.join("fuzz/corpus"));
-    let crashes = arg(&args, "--crashes").map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("stdf-fuzz-crashes"));
-    let seed: u64 = arg(&args, "--seed").and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
+    let corpus = arg(&args, "--corpus")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("fuzz/corpus"));
+    let crashes = arg(&args, "--crashes")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("stdf-fuzz-crashes"));
+    let seed: u64 = arg(&args, "--seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&corpus)
         .unwrap_or_else(|e| panic!("corpus {}: {e}", corpus.display()))
         .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
@@ -110,7 +121,10 @@ fn main() {
             let _ = std::fs::write(crashes.join(format!("slow-{execs}.stdf")), &data);
         }
         if Instant::now() >= next_report {
-            eprintln!("{:>5}s execs {execs} errors {errors} panics {panics} slow {slow}", start.elapsed().as_secs());
+            eprintln!(
+                "{:>5}s execs {execs} errors {errors} panics {panics} slow {slow}",
+                start.elapsed().as_secs()
+            );
             next_report += Duration::from_secs(60);
         }
     }

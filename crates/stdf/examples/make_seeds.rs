@@ -13,7 +13,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     for (endian, tag) in [(Endian::Big, "be"), (Endian::Little, "le")] {
         let mut out = Vec::new();
-        let opts = GenOptions { target_bytes: 2_000, endian, seed: 3, tests_per_part: 12, sites: 2, parts_per_wafer: 4 };
+        let opts = GenOptions {
+            target_bytes: 2_000,
+            endian,
+            seed: 3,
+            tests_per_part: 12,
+            sites: 2,
+            parts_per_wafer: 4,
+        };
         generate(&mut out, &opts)?;
         std::fs::write(dir.join(format!("generated-{tag}.stdf")), &out)?;
         let mut w = StdfWriter::new(Vec::new(), endian);
@@ -25,7 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for name in ["demofile.stdf", "lot2.stdf"] {
         let p = root.join("../../../shared/data/stdf").join(name);
-        let Ok(bytes) = std::fs::read(&p) else { continue };
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
         // The first records (FAR, MIR, SDR, ... and some parts), then the MRR.
         let mut r = StdfReader::new(&bytes[..]);
         let mut w = StdfWriter::new(Vec::new(), Endian::Big);

@@ -12,7 +12,9 @@ pub enum StdfError {
     #[error("empty input: an STDF file must start with a FAR record")]
     Empty,
     /// The first record is not a well-formed FAR (type 0, sub 10, REC_LEN 2).
-    #[error("byte {offset}: not an STDF V4 file: first record is {found}, expected FAR (0,10) with REC_LEN 2")]
+    #[error(
+        "byte {offset}: not an STDF V4 file: first record is {found}, expected FAR (0,10) with REC_LEN 2"
+    )]
     NotFar {
         /// Byte offset of the record header.
         offset: u64,
@@ -20,7 +22,9 @@ pub enum StdfError {
         found: String,
     },
     /// FAR CPU_TYPE is not a byte order this codec can read, or disagrees with REC_LEN.
-    #[error("byte {offset}: FAR CPU_TYPE {cpu_type} is unsupported or contradicts the byte order of REC_LEN ({endian})")]
+    #[error(
+        "byte {offset}: FAR CPU_TYPE {cpu_type} is unsupported or contradicts the byte order of REC_LEN ({endian})"
+    )]
     BadCpuType {
         /// Byte offset of the FAR header.
         offset: u64,
@@ -46,7 +50,9 @@ pub enum StdfError {
         available: usize,
     },
     /// The input ends inside a record body.
-    #[error("byte {offset}: {rec} record truncated: REC_LEN is {len} but only {available} bytes follow")]
+    #[error(
+        "byte {offset}: {rec} record truncated: REC_LEN is {len} but only {available} bytes follow"
+    )]
     TruncatedRecord {
         /// Byte offset of the record header.
         offset: u64,
@@ -71,7 +77,9 @@ pub enum StdfError {
     },
     /// A record is longer than its fields: REC_LEN is wrong (or the record
     /// carries data this codec does not know; read with `strict: false` to ignore it).
-    #[error("byte {offset}: {rec} record has {extra} bytes after its last field (REC_LEN {len}): wrong record length?")]
+    #[error(
+        "byte {offset}: {rec} record has {extra} bytes after its last field (REC_LEN {len}): wrong record length?"
+    )]
     TrailingBytes {
         /// Byte offset of the record header.
         offset: u64,
@@ -84,7 +92,9 @@ pub enum StdfError {
     },
     /// A record type that STDF V4/V4-2007 does not define (and that is not a
     /// user-defined type 180/181): in a strict read this means misframing.
-    #[error("byte {offset}: record type ({typ},{sub}) with REC_LEN {len} is not defined by STDF V4 (corrupt length before it?)")]
+    #[error(
+        "byte {offset}: record type ({typ},{sub}) with REC_LEN {len} is not defined by STDF V4 (corrupt length before it?)"
+    )]
     UnknownRecordType {
         /// Byte offset of the record header.
         offset: u64,
@@ -106,7 +116,9 @@ pub enum StdfError {
         code: u8,
     },
     /// The input ended without the MRR that closes every complete STDF file.
-    #[error("byte {offset}: input ends after {records} records without an MRR (file truncated?); last record {last}")]
+    #[error(
+        "byte {offset}: input ends after {records} records without an MRR (file truncated?); last record {last}"
+    )]
     MissingMrr {
         /// Byte offset of the end of input.
         offset: u64,

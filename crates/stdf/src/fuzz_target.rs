@@ -9,7 +9,13 @@ use crate::{Endian, Record, StdfError};
 /// Returns the error the reader reported, if any. Panics only on a codec bug.
 pub fn fuzz_one(data: &[u8]) -> Result<u64, StdfError> {
     // Decode every record and re-encode it; a decoded record must re-encode.
-    let mut r = StdfReader::with_options(data, ReaderOptions { require_mrr: false, strict: false });
+    let mut r = StdfReader::with_options(
+        data,
+        ReaderOptions {
+            require_mrr: false,
+            strict: false,
+        },
+    );
     let mut w = StdfWriter::new(std::io::sink(), Endian::Little);
     let mut n = 0u64;
     loop {

@@ -16,7 +16,11 @@ pub struct Dn<'a> {
 impl Dn<'_> {
     /// Whether bit `i` is set (false past the end).
     pub fn bit(&self, i: usize) -> bool {
-        i < self.bits as usize && self.data.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
+        i < self.bits as usize
+            && self
+                .data
+                .get(i / 8)
+                .is_some_and(|b| b & (1 << (i % 8)) != 0)
     }
 }
 
@@ -404,7 +408,9 @@ pub struct DnK;
 impl Kind for DnK {
     type V<'a> = Dn<'a>;
     fn read<'a>(c: &mut Cursor<'a>) -> Result<Option<Dn<'a>>, DecodeErr> {
-        let Some(bits) = c.u16()? else { return Ok(None) };
+        let Some(bits) = c.u16()? else {
+            return Ok(None);
+        };
         let data = c.take_more((bits as usize).div_ceil(8))?;
         Ok(Some(Dn { bits, data }))
     }
@@ -474,7 +480,10 @@ impl Kind for Vn {
     fn json(v: &GenValue<'_>) -> Value {
         json!({"type": v.type_name(), "value": v.value_json()})
     }
-    fn read_array<'a>(c: &mut Cursor<'a>, k: usize) -> Result<Option<Vec<GenValue<'a>>>, DecodeErr> {
+    fn read_array<'a>(
+        c: &mut Cursor<'a>,
+        k: usize,
+    ) -> Result<Option<Vec<GenValue<'a>>>, DecodeErr> {
         // A record that ends before the array leaves it out, even when k is 0.
         if c.at_end() {
             return Ok(None);

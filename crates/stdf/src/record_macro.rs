@@ -70,8 +70,9 @@ macro_rules! json_field {
         })
     };
     ($k:ident, $v:expr) => {
-        $v.as_ref()
-            .map_or(serde_json::Value::Null, |x| <$crate::kinds::$k as $crate::kinds::Kind>::json(x))
+        $v.as_ref().map_or(serde_json::Value::Null, |x| {
+            <$crate::kinds::$k as $crate::kinds::Kind>::json(x)
+        })
     };
 }
 

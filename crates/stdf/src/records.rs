@@ -29,10 +29,18 @@ impl<'a> RawRecord<'a> {
 
 /// Decoding of one record body.
 pub(crate) trait Decode<'a>: Sized {
-    fn decode(c: &mut crate::codec::Cursor<'a>, strict: bool) -> Result<Self, (&'static str, DecodeErr)>;
+    fn decode(
+        c: &mut crate::codec::Cursor<'a>,
+        strict: bool,
+    ) -> Result<Self, (&'static str, DecodeErr)>;
 }
 
-pub(crate) fn field_error(raw: &RawRecord<'_>, rec: &'static str, field: &'static str, e: DecodeErr) -> StdfError {
+pub(crate) fn field_error(
+    raw: &RawRecord<'_>,
+    rec: &'static str,
+    field: &'static str,
+    e: DecodeErr,
+) -> StdfError {
     match e {
         DecodeErr::Overrun => StdfError::FieldOverrun {
             offset: raw.offset,
@@ -64,12 +72,37 @@ pub fn type_name(typ: u8, sub: u8) -> String {
 
 /// (REC_TYP, REC_SUB, name) of every decoded type.
 pub const RECORD_TYPES: &[(u8, u8, &str)] = &[
-    (0, 10, "FAR"), (0, 20, "ATR"), (0, 30, "VUR"), (1, 10, "MIR"), (1, 20, "MRR"), (1, 30, "PCR"),
-    (1, 40, "HBR"), (1, 50, "SBR"), (1, 60, "PMR"), (1, 62, "PGR"), (1, 63, "PLR"), (1, 70, "RDR"),
-    (1, 80, "SDR"), (1, 90, "PSR"), (1, 91, "NMR"), (1, 92, "CNR"), (1, 93, "SSR"), (1, 94, "CDR"),
-    (2, 10, "WIR"), (2, 20, "WRR"), (2, 30, "WCR"), (5, 10, "PIR"), (5, 20, "PRR"), (10, 30, "TSR"),
-    (15, 10, "PTR"), (15, 15, "MPR"), (15, 20, "FTR"), (20, 10, "BPS"), (20, 20, "EPS"),
-    (50, 10, "GDR"), (50, 30, "DTR"),
+    (0, 10, "FAR"),
+    (0, 20, "ATR"),
+    (0, 30, "VUR"),
+    (1, 10, "MIR"),
+    (1, 20, "MRR"),
+    (1, 30, "PCR"),
+    (1, 40, "HBR"),
+    (1, 50, "SBR"),
+    (1, 60, "PMR"),
+    (1, 62, "PGR"),
+    (1, 63, "PLR"),
+    (1, 70, "RDR"),
+    (1, 80, "SDR"),
+    (1, 90, "PSR"),
+    (1, 91, "NMR"),
+    (1, 92, "CNR"),
+    (1, 93, "SSR"),
+    (1, 94, "CDR"),
+    (2, 10, "WIR"),
+    (2, 20, "WRR"),
+    (2, 30, "WCR"),
+    (5, 10, "PIR"),
+    (5, 20, "PRR"),
+    (10, 30, "TSR"),
+    (15, 10, "PTR"),
+    (15, 15, "MPR"),
+    (15, 20, "FTR"),
+    (20, 10, "BPS"),
+    (20, 20, "EPS"),
+    (50, 10, "GDR"),
+    (50, 30, "DTR"),
 ];
 
 define_records! {

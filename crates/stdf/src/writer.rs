@@ -47,17 +47,22 @@ impl<W: Write> StdfWriter<W> {
         self.enc.buf.extend_from_slice(&[0, 0, 0, 0]);
         rec.encode_body(&mut self.enc);
         let len = self.enc.buf.len() - 4;
-        let len16 = u16::try_from(len).map_err(|_| StdfError::RecordTooLong { rec: rec.name(), len })?;
+        let len16 = u16::try_from(len).map_err(|_| StdfError::RecordTooLong {
+            rec: rec.name(),
+            len,
+        })?;
         let (typ, sub) = rec.type_sub();
         let lb = match self.enc.endian() {
             Endian::Big => len16.to_be_bytes(),
             Endian::Little => len16.to_le_bytes(),
         };
         self.enc.buf[..4].copy_from_slice(&[lb[0], lb[1], typ, sub]);
-        self.out.write_all(&self.enc.buf).map_err(|source| StdfError::Output {
-            path: "STDF output".into(),
-            source,
-        })?;
+        self.out
+            .write_all(&self.enc.buf)
+            .map_err(|source| StdfError::Output {
+                path: "STDF output".into(),
+                source,
+            })?;
         self.bytes += self.enc.buf.len() as u64;
         self.records += 1;
         Ok(())

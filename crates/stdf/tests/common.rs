@@ -10,7 +10,11 @@ use stdf::{Endian, Record, StdfReader, StdfWriter};
 pub fn sample(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let p = root.join("../shared/data/stdf").join(name);
-    assert!(p.exists(), "sample file {} missing (CI keeps ../shared beside the checkout)", p.display());
+    assert!(
+        p.exists(),
+        "sample file {} missing (CI keeps ../shared beside the checkout)",
+        p.display()
+    );
     p
 }
 
@@ -19,9 +23,11 @@ pub fn samples() -> Vec<PathBuf> {
     vec![sample("demofile.stdf"), sample("lot2.stdf")]
 }
 
-/// Every record of an STDF byte buffer, re-encoded in the writer's form
-/// (so that records can outlive the reader's buffer): (offset, type, body).
-pub fn read_all(bytes: &[u8]) -> stdf::Result<Vec<(u64, (u8, u8), Vec<u8>)>> {
+/// (offset, (type, sub), body) of one framed record.
+pub type Framed = (u64, (u8, u8), Vec<u8>);
+
+/// Every record's offset, (type, sub) and body.
+pub fn read_all(bytes: &[u8]) -> stdf::Result<Vec<Framed>> {
     let mut r = StdfReader::new(bytes);
     let mut out = Vec::new();
     while let Some(raw) = r.next_raw()? {
@@ -30,27 +36,22 @@ pub fn read_all(bytes: &[u8]) -> stdf::Result<Vec<(u64, (u8, u8), Vec<u8>)>> {
     Ok(out)
 }
 
-/// Reads every record and writes it back with our writer in the same byte order.
+/// Reads every record and writes it back with our writer in the byte order of its FAR.
 pub fn rewrite(bytes: &[u8]) -> stdf::Result<Vec<u8>> {
     let mut r = StdfReader::new(bytes);
     let mut w: Option<StdfWriter<Vec<u8>>> = None;
     while let Some(rec) = r.next_record()? {
-        let endian = r_endian(&rec, &mut w);
-        let _ = endian;
+        if let (None, Record::Far(f)) = (&w, &rec) {
+            let e = if f.cpu_type == Some(2) {
+                Endian::Little
+            } else {
+                Endian::Big
+            };
+            w = Some(StdfWriter::new(Vec::new(), e));
+        }
         w.as_mut().expect("writer exists after FAR").write(&rec)?;
     }
     w.expect("file had a FAR").finish()
-}
-
-fn r_endian(rec: &Record<'_>, w: &mut Option<StdfWriter<Vec<u8>>>) -> Option<Endian> {
-    if w.is_none() {
-        if let Record::Far(f) = rec {
-            let e = if f.cpu_type == Some(2) { Endian::Little } else { Endian::Big };
-            *w = Some(StdfWriter::new(Vec::new(), e));
-            return Some(e);
-        }
-    }
-    None
 }
 
 /// A generated file of about `bytes` bytes.

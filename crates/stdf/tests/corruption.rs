@@ -38,12 +38,18 @@ fn check_truncations(bytes: &[u8], step: usize) {
         if off == 0 {
             assert!(matches!(e, StdfError::Empty), "{e}");
         } else {
-            assert!(matches!(e, StdfError::MissingMrr { offset, .. } if offset == off as u64), "{e}");
+            assert!(
+                matches!(e, StdfError::MissingMrr { offset, .. } if offset == off as u64),
+                "{e}"
+            );
         }
         // Inside the header.
         for cut in 1..4 {
             let e = read_to_end(&bytes[..off + cut]).expect_err("cut in header");
-            assert!(matches!(e, StdfError::TruncatedHeader { offset, available } if offset == off as u64 && available == cut), "{e}");
+            assert!(
+                matches!(e, StdfError::TruncatedHeader { offset, available } if offset == off as u64 && available == cut),
+                "{e}"
+            );
         }
         // Inside the body: offset and record type are reported.
         if len > 0 {
@@ -56,13 +62,20 @@ fn check_truncations(bytes: &[u8], step: usize) {
                     assert_eq!(rec, &name);
                 }
                 // The FAR is validated before its body is framed.
-                other if i == 0 => assert!(matches!(other, StdfError::TruncatedRecord { .. }), "{other}"),
+                other if i == 0 => assert!(
+                    matches!(other, StdfError::TruncatedRecord { .. }),
+                    "{other}"
+                ),
                 other => panic!("record {i} ({name}): {other}"),
             }
             assert!(e.to_string().contains(&format!("byte {off}")), "{e}");
         }
     }
-    assert!(t0.elapsed() < Duration::from_secs(120), "too slow: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "too slow: {:?}",
+        t0.elapsed()
+    );
 }
 
 #[test]
@@ -99,7 +112,9 @@ fn flipped_length_bytes_give_a_typed_error() {
                     assert!(e.offset().is_some(), "{e}");
                     errors += 1;
                 }
-                Ok(n) => panic!("flip {mask:#x} of byte {byte} at {off} went unnoticed ({n} records)"),
+                Ok(n) => {
+                    panic!("flip {mask:#x} of byte {byte} at {off} went unnoticed ({n} records)")
+                }
             }
         }
     }
@@ -108,12 +123,19 @@ fn flipped_length_bytes_give_a_typed_error() {
 
 #[test]
 fn wrong_cpu_type_is_rejected() {
-    for (endian, wrong) in [(Endian::Big, [0u8, 2, 3, 255]), (Endian::Little, [0, 1, 3, 255])] {
+    for (endian, wrong) in [
+        (Endian::Big, [0u8, 2, 3, 255]),
+        (Endian::Little, [0, 1, 3, 255]),
+    ] {
         let mut bytes = common::generated(5_000, endian, 4);
         for cpu in wrong {
             bytes[4] = cpu;
             match read_to_end(&bytes) {
-                Err(StdfError::BadCpuType { offset: 0, cpu_type, .. }) => assert_eq!(cpu_type, cpu),
+                Err(StdfError::BadCpuType {
+                    offset: 0,
+                    cpu_type,
+                    ..
+                }) => assert_eq!(cpu_type, cpu),
                 other => panic!("CPU_TYPE {cpu}: {other:?}"),
             }
         }
@@ -124,10 +146,19 @@ fn wrong_cpu_type_is_rejected() {
 fn wrong_version_and_non_stdf_input_are_rejected() {
     let mut bytes = common::generated(5_000, Endian::Big, 4);
     bytes[5] = 3;
-    assert!(matches!(read_to_end(&bytes), Err(StdfError::BadVersion { version: 3, .. })));
-    assert!(matches!(read_to_end(b"PAR1 this is not stdf"), Err(StdfError::NotFar { .. })));
+    assert!(matches!(
+        read_to_end(&bytes),
+        Err(StdfError::BadVersion { version: 3, .. })
+    ));
+    assert!(matches!(
+        read_to_end(b"PAR1 this is not stdf"),
+        Err(StdfError::NotFar { .. })
+    ));
     // Right length, wrong record type.
-    assert!(matches!(read_to_end(&[0, 2, 1, 10, 1, 4]), Err(StdfError::NotFar { .. })));
+    assert!(matches!(
+        read_to_end(&[0, 2, 1, 10, 1, 4]),
+        Err(StdfError::NotFar { .. })
+    ));
 }
 
 #[test]
@@ -145,7 +176,10 @@ fn failed_conversion_leaves_no_output_files() {
     let cut = &bytes[..bytes.len() / 2];
     let dir = std::env::temp_dir().join(format!("stdf-atomic-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let opts = ConvertOptions { batch_rows: 1000, ..ConvertOptions::default() };
+    let opts = ConvertOptions {
+        batch_rows: 1000,
+        ..ConvertOptions::default()
+    };
     let err = stdf::convert(cut, &dir, &opts).expect_err("truncated input");
     assert!(err.offset().is_some());
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
@@ -159,6 +193,11 @@ fn convert_of_corrupt_input_into_memory_reports_error() {
     let mut bad = bytes.clone();
     bad.truncate(bytes.len() - 3);
     let mut r = StdfReader::new(&bad[..]);
-    let err = stdf::export::convert_reader(&mut r, &mut MemorySink::default(), &ConvertOptions::default()).unwrap_err();
+    let err = stdf::export::convert_reader(
+        &mut r,
+        &mut MemorySink::default(),
+        &ConvertOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, StdfError::TruncatedRecord { .. }), "{err}");
 }

@@ -23,7 +23,12 @@ fn tmpdir(tag: &str) -> PathBuf {
 
 fn parquet_batches(path: &Path) -> Vec<arrow::record_batch::RecordBatch> {
     let f = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap().map(|b| b.unwrap()).collect()
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
 }
 
 /// Record counts by type, straight from the reader.
@@ -42,7 +47,11 @@ fn records_layout_has_one_parquet_table_per_type_with_every_record() {
     let bytes = std::fs::read(&path).unwrap();
     let want = count_records(&bytes);
     let dir = tmpdir("records");
-    let opts = ConvertOptions { layout: Layout::Records, batch_rows: 10_000, ..ConvertOptions::default() };
+    let opts = ConvertOptions {
+        layout: Layout::Records,
+        batch_rows: 10_000,
+        ..ConvertOptions::default()
+    };
     let stats = stdf::convert_path(&path, &dir, &opts).unwrap();
     assert_eq!(stats.records, want);
     assert_eq!(stats.bytes_in, bytes.len() as u64);
@@ -55,8 +64,14 @@ fn records_layout_has_one_parquet_table_per_type_with_every_record() {
     let ptr = parquet_batches(&dir.join("PTR.parquet"));
     let mut results = Vec::new();
     for b in &ptr {
-        let col = b.column_by_name("RESULT").unwrap().as_primitive::<Float32Type>();
-        let tn = b.column_by_name("TEST_NUM").unwrap().as_primitive::<UInt32Type>();
+        let col = b
+            .column_by_name("RESULT")
+            .unwrap()
+            .as_primitive::<Float32Type>();
+        let tn = b
+            .column_by_name("TEST_NUM")
+            .unwrap()
+            .as_primitive::<UInt32Type>();
         for i in 0..b.num_rows() {
             results.push((tn.value(i), col.is_valid(i).then(|| col.value(i).to_bits())));
         }
@@ -84,37 +99,69 @@ fn measurements_layout_joins_results_to_their_part() {
     // Independent expectation: walk the records, remember results per site,
     // attach them at the PRR.
     let mut r = StdfReader::new(&bytes[..]);
-    let mut pending: BTreeMap<(u8, u8), Vec<(u32, Option<u32>)>> = BTreeMap::new();
+    type Results = Vec<(u32, Option<u32>)>;
+    let mut pending: BTreeMap<(u8, u8), Results> = BTreeMap::new();
     let mut expect: Vec<(u32, Option<u32>, Option<u16>, String)> = Vec::new();
     while let Some(rec) = r.next_record().unwrap() {
         match rec {
-            Record::Ptr(p) => pending.entry((p.head_num.unwrap(), p.site_num.unwrap())).or_default().push((p.test_num.unwrap(), p.result.map(f32::to_bits))),
+            Record::Ptr(p) => pending
+                .entry((p.head_num.unwrap(), p.site_num.unwrap()))
+                .or_default()
+                .push((p.test_num.unwrap(), p.result.map(f32::to_bits))),
             Record::Prr(p) => {
-                for (t, v) in pending.remove(&(p.head_num.unwrap(), p.site_num.unwrap())).unwrap_or_default() {
-                    expect.push((t, v, p.hard_bin, String::from_utf8_lossy(p.part_id.unwrap_or_default()).into_owned()));
+                for (t, v) in pending
+                    .remove(&(p.head_num.unwrap(), p.site_num.unwrap()))
+                    .unwrap_or_default()
+                {
+                    expect.push((
+                        t,
+                        v,
+                        p.hard_bin,
+                        String::from_utf8_lossy(p.part_id.unwrap_or_default()).into_owned(),
+                    ));
                 }
             }
             _ => {}
         }
     }
     let dir = tmpdir("meas");
-    let opts = ConvertOptions { layout: Layout::Measurements, ..ConvertOptions::default() };
+    let opts = ConvertOptions {
+        layout: Layout::Measurements,
+        ..ConvertOptions::default()
+    };
     let stats = stdf::convert_path(&path, &dir, &opts).unwrap();
     assert_eq!(stats.rows["measurements"], expect.len() as u64);
     let mut got = Vec::new();
     for b in parquet_batches(&dir.join("measurements.parquet")) {
-        let tn = b.column_by_name("test_num").unwrap().as_primitive::<UInt32Type>();
-        let res = b.column_by_name("result").unwrap().as_primitive::<Float32Type>();
-        let hb = b.column_by_name("hard_bin").unwrap().as_primitive::<UInt16Type>();
+        let tn = b
+            .column_by_name("test_num")
+            .unwrap()
+            .as_primitive::<UInt32Type>();
+        let res = b
+            .column_by_name("result")
+            .unwrap()
+            .as_primitive::<Float32Type>();
+        let hb = b
+            .column_by_name("hard_bin")
+            .unwrap()
+            .as_primitive::<UInt16Type>();
         let pid = b.column_by_name("part_id").unwrap().as_string::<i32>();
         let lot = b.column_by_name("lot_id").unwrap().as_string::<i32>();
         assert!(lot.is_valid(0));
         for i in 0..b.num_rows() {
-            got.push((tn.value(i), res.is_valid(i).then(|| res.value(i).to_bits()), hb.is_valid(i).then(|| hb.value(i)), pid.value(i).to_string()));
+            got.push((
+                tn.value(i),
+                res.is_valid(i).then(|| res.value(i).to_bits()),
+                hb.is_valid(i).then(|| hb.value(i)),
+                pid.value(i).to_string(),
+            ));
         }
     }
     assert_eq!(got.len(), expect.len());
-    assert!(got == expect, "measurement rows differ from the PTR/PRR walk");
+    assert!(
+        got == expect,
+        "measurement rows differ from the PTR/PRR walk"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -122,7 +169,10 @@ fn measurements_layout_joins_results_to_their_part() {
 fn csv_and_compressed_inputs_match_plain_parquet() {
     let bytes = common::generated(300_000, stdf::Endian::Little, 40);
     let dir = tmpdir("csv");
-    let opts = ConvertOptions { format: Format::Csv, ..ConvertOptions::default() };
+    let opts = ConvertOptions {
+        format: Format::Csv,
+        ..ConvertOptions::default()
+    };
     let plain = stdf::convert(&bytes[..], &dir, &opts).unwrap();
     let csv = std::fs::read_to_string(dir.join("PTR.csv")).unwrap();
     assert!(csv.starts_with("REC_OFFSET,TEST_NUM,"));
@@ -130,7 +180,10 @@ fn csv_and_compressed_inputs_match_plain_parquet() {
     let meas = std::fs::read_to_string(dir.join("measurements.csv")).unwrap();
     assert_eq!(meas.lines().count() as u64, plain.rows["measurements"] + 1);
     // Results rows: PTRs, 4 pins per MPR, FTRs.
-    assert_eq!(plain.rows["measurements"], plain.records["PTR"] + 4 * plain.records["MPR"] + plain.records["FTR"]);
+    assert_eq!(
+        plain.rows["measurements"],
+        plain.records["PTR"] + 4 * plain.records["MPR"] + plain.records["FTR"]
+    );
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&bytes).unwrap();
@@ -142,7 +195,8 @@ fn csv_and_compressed_inputs_match_plain_parquet() {
         let mut sink = MemorySink::default();
         let r = stdf::decompress(&input[..]).unwrap();
         let mut reader = StdfReader::new(r);
-        let s = stdf::export::convert_reader(&mut reader, &mut sink, &ConvertOptions::default()).unwrap();
+        let s = stdf::export::convert_reader(&mut reader, &mut sink, &ConvertOptions::default())
+            .unwrap();
         assert_eq!(s.records, plain.records);
         assert_eq!(s.rows, plain.rows);
     }

@@ -7,12 +7,21 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
 }
 
 fn python() -> PathBuf {
-    let out = Command::new("bash").arg(script("setup_venv.sh")).output().expect("run setup_venv.sh");
-    assert!(out.status.success(), "setup_venv.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("bash")
+        .arg(script("setup_venv.sh"))
+        .output()
+        .expect("run setup_venv.sh");
+    assert!(
+        out.status.success(),
+        "setup_venv.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("bin/python")
 }
 
@@ -39,7 +48,11 @@ fn every_record_of_both_samples_matches_pystdf() {
         .expect("run pystdf_compare.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
-    assert!(out.status.success(), "comparison failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "comparison failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reports: Vec<serde_json::Value> = stdout
         .lines()
         .filter(|l| l.starts_with('{'))
@@ -52,7 +65,12 @@ fn every_record_of_both_samples_matches_pystdf() {
         // The counts come from the record-by-record comparison.
         assert!(counts["PTR"].as_u64().unwrap() > 50_000, "{r}");
         assert_eq!(counts["PIR"], counts["PRR"], "{r}");
-        let sum: u64 = counts.as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        let sum: u64 = counts
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
         assert_eq!(sum, r["records"].as_u64().unwrap());
     }
 }
@@ -68,6 +86,12 @@ fn comparison_detects_a_one_ulp_difference() {
         .output()
         .expect("run pystdf_compare.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "perturbed comparison passed:\n{stdout}");
-    assert!(stdout.contains("MISMATCH") && stdout.contains("PTR.RESULT"), "{stdout}");
+    assert!(
+        !out.status.success(),
+        "perturbed comparison passed:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("MISMATCH") && stdout.contains("PTR.RESULT"),
+        "{stdout}"
+    );
 }

@@ -18,8 +18,14 @@ fn roundtrip_bytes(bytes: &[u8]) {
     let mut b = StdfReader::new(&again[..]);
     let mut n = 0;
     loop {
-        let ra = a.next_record().expect("read original").map(|r| format!("{r:?}"));
-        let rb = b.next_record().expect("read rewritten").map(|r| format!("{r:?}"));
+        let ra = a
+            .next_record()
+            .expect("read original")
+            .map(|r| format!("{r:?}"));
+        let rb = b
+            .next_record()
+            .expect("read rewritten")
+            .map(|r| format!("{r:?}"));
         assert_eq!(ra, rb);
         if ra.is_none() {
             break;
@@ -42,7 +48,11 @@ fn generated_files_round_trip_in_both_byte_orders() {
     for endian in [Endian::Big, Endian::Little] {
         let bytes = common::generated(200_000, endian, 30);
         roundtrip_bytes(&bytes);
-        let first_len = if endian == Endian::Big { [0, 2] } else { [2, 0] };
+        let first_len = if endian == Endian::Big {
+            [0, 2]
+        } else {
+            [2, 0]
+        };
         assert_eq!(bytes[..2], first_len);
     }
 }
@@ -86,7 +96,12 @@ fn every_prefix_of_every_record_is_a_valid_short_record_or_a_typed_error() {
             let body = enc.buf.clone();
             let (typ, sub) = rec.type_sub();
             for cut in 0..=body.len() {
-                let raw = RawRecord { offset: 0, typ, sub, body: &body[..cut] };
+                let raw = RawRecord {
+                    offset: 0,
+                    typ,
+                    sub,
+                    body: &body[..cut],
+                };
                 match Record::decode(&raw, endian) {
                     Ok(short) => {
                         let mut e2 = Encoder::new(endian);
@@ -96,7 +111,11 @@ fn every_prefix_of_every_record_is_a_valid_short_record_or_a_typed_error() {
                     }
                     Err(e) => {
                         assert!(
-                            matches!(e, stdf::StdfError::FieldOverrun { .. } | stdf::StdfError::BadGdrCode { .. }),
+                            matches!(
+                                e,
+                                stdf::StdfError::FieldOverrun { .. }
+                                    | stdf::StdfError::BadGdrCode { .. }
+                            ),
                             "{}: {e}",
                             rec.name()
                         );
@@ -113,7 +132,15 @@ fn every_prefix_of_every_record_is_a_valid_short_record_or_a_typed_error() {
 fn short_ptr_decodes_missing_fields_as_none() {
     let mut w = StdfWriter::new(Vec::new(), Endian::Little);
     w.write_far().unwrap();
-    let ptr = stdf::Ptr { test_num: Some(5), head_num: Some(1), site_num: Some(2), test_flg: Some(0), parm_flg: Some(0), result: Some(0.5), ..Default::default() };
+    let ptr = stdf::Ptr {
+        test_num: Some(5),
+        head_num: Some(1),
+        site_num: Some(2),
+        test_flg: Some(0),
+        parm_flg: Some(0),
+        result: Some(0.5),
+        ..Default::default()
+    };
     w.write(&Record::Ptr(ptr.clone())).unwrap();
     let bytes = w.finish().unwrap();
     // FAR (6 bytes) + PTR header (4) + 4+1+1+1+1+4 body bytes.

@@ -64,7 +64,8 @@ struct Args {
 }
 
 fn dump(args: &Args, path: &PathBuf) -> anyhow::Result<u64> {
-    let f = std::fs::File::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
+    let f = std::fs::File::open(&args.input)
+        .with_context(|| format!("opening {}", args.input.display()))?;
     let input = stdf::decompress(f)?;
     let mut reader = stdf::StdfReader::with_options(
         input,
@@ -76,7 +77,9 @@ fn dump(args: &Args, path: &PathBuf) -> anyhow::Result<u64> {
     let out: Box<dyn Write> = if path.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
     } else {
-        Box::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)
+        Box::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )
     };
     let mut out = BufWriter::new(out);
     let mut n = 0u64;

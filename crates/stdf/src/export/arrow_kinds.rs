@@ -4,8 +4,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BinaryBuilder, Float32Builder, Float64Builder, Int8Builder, Int16Builder,
-    Int32Builder, ListBuilder, StringBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+    ArrayBuilder, ArrayRef, BinaryBuilder, Float32Builder, Float64Builder, Int8Builder,
+    Int16Builder, Int32Builder, ListBuilder, StringBuilder, UInt8Builder, UInt16Builder,
+    UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -119,7 +120,9 @@ impl ArrowKind for kinds::Bn {
 
 /// A Dn bit field as a string of '0'/'1', bit 0 first.
 pub fn dn_bits(d: &Dn<'_>) -> String {
-    (0..d.bits as usize).map(|i| if d.bit(i) { '1' } else { '0' }).collect()
+    (0..d.bits as usize)
+        .map(|i| if d.bit(i) { '1' } else { '0' })
+        .collect()
 }
 
 impl ArrowKind for kinds::DnK {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float32Builder, Int16Builder, StringBuilder, UInt8Builder, UInt16Builder,
-    UInt32Builder,
+    ArrayRef, BooleanBuilder, Float32Builder, Int16Builder, StringBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -120,7 +120,13 @@ pub fn measurements_schema() -> SchemaRef {
 
 /// Limit after the OPT_FLAG rules: `no_bit` set = no limit, `invalid_bit` set
 /// (or the field missing) = the test's default.
-fn limit(v: Option<f32>, opt: Option<u8>, invalid_bit: u8, no_bit: u8, default: Option<f32>) -> Option<f32> {
+fn limit(
+    v: Option<f32>,
+    opt: Option<u8>,
+    invalid_bit: u8,
+    no_bit: u8,
+    default: Option<f32>,
+) -> Option<f32> {
     match opt {
         Some(o) if o & no_bit != 0 => None,
         Some(o) if o & invalid_bit != 0 => default,
@@ -130,7 +136,13 @@ fn limit(v: Option<f32>, opt: Option<u8>, invalid_bit: u8, no_bit: u8, default: 
 }
 
 fn flag_passed(flg: Option<u8>, invalid: u8, fail: u8) -> Option<bool> {
-    flg.and_then(|f| if f & invalid != 0 { None } else { Some(f & fail == 0) })
+    flg.and_then(|f| {
+        if f & invalid != 0 {
+            None
+        } else {
+            Some(f & fail == 0)
+        }
+    })
 }
 
 impl Measurements {
@@ -159,25 +171,34 @@ impl Measurements {
         &mut self.sites[i].1
     }
 
-    fn info(&mut self, rec: &'static str, test_num: u32, txt: Option<&[u8]>, units: Option<&[u8]>, lo: Option<f32>, hi: Option<f32>, pins: Option<&[u16]>) -> TestInfo {
+    #[allow(clippy::too_many_arguments)]
+    fn info(
+        &mut self,
+        rec: &'static str,
+        test_num: u32,
+        txt: Option<&[u8]>,
+        units: Option<&[u8]>,
+        lo: Option<f32>,
+        hi: Option<f32>,
+        pins: Option<&[u16]>,
+    ) -> TestInfo {
         let empty = self.empty.clone();
-        let e = self.tests.entry((rec, test_num)).or_insert_with(|| TestInfo {
-            name: txt.map_or(empty.clone(), |t| Arc::from(text(t).as_ref())),
-            units: units.map_or(empty.clone(), |u| Arc::from(text(u).as_ref())),
-            lo,
-            hi,
-            pins: Arc::from(pins.unwrap_or(&[])),
-        });
+        let e = self
+            .tests
+            .entry((rec, test_num))
+            .or_insert_with(|| TestInfo {
+                name: txt.map_or(empty.clone(), |t| Arc::from(text(t).as_ref())),
+                units: units.map_or(empty.clone(), |u| Arc::from(text(u).as_ref())),
+                lo,
+                hi,
+                pins: Arc::from(pins.unwrap_or(&[])),
+            });
         let mut out = e.clone();
-        if let Some(t) = txt.filter(|t| !t.is_empty()) {
-            if t != e.name.as_bytes() {
-                out.name = Arc::from(text(t).as_ref());
-            }
+        if let Some(t) = txt.filter(|t| !t.is_empty() && *t != e.name.as_bytes()) {
+            out.name = Arc::from(text(t).as_ref());
         }
-        if let Some(u) = units.filter(|u| !u.is_empty()) {
-            if u != e.units.as_bytes() {
-                out.units = Arc::from(text(u).as_ref());
-            }
+        if let Some(u) = units.filter(|u| !u.is_empty() && *u != e.units.as_bytes()) {
+            out.units = Arc::from(text(u).as_ref());
         }
         out
     }
@@ -187,7 +208,10 @@ impl Measurements {
         match rec {
             Record::Mir(m) => self.lot = m.lot_id.map(|l| text(l).into_owned()),
             Record::Wir(w) => {
-                self.wafer.insert(w.head_num.unwrap_or(0), w.wafer_id.map(|s| text(s).into_owned()).unwrap_or_default());
+                self.wafer.insert(
+                    w.head_num.unwrap_or(0),
+                    w.wafer_id.map(|s| text(s).into_owned()).unwrap_or_default(),
+                );
             }
             Record::Pir(p) => self.site(p.head_num, p.site_num).clear(),
             Record::Ptr(p) => self.ptr(p),
@@ -222,7 +246,15 @@ impl Measurements {
         let test_num = m.test_num.unwrap_or(0);
         let lo0 = limit(m.lo_limit, m.opt_flag, 0x10, 0x40, None);
         let hi0 = limit(m.hi_limit, m.opt_flag, 0x20, 0x80, None);
-        let info = self.info("MPR", test_num, m.test_txt, m.units, lo0, hi0, m.rtn_indx.as_deref());
+        let info = self.info(
+            "MPR",
+            test_num,
+            m.test_txt,
+            m.units,
+            lo0,
+            hi0,
+            m.rtn_indx.as_deref(),
+        );
         let lo = limit(m.lo_limit, m.opt_flag, 0x10, 0x40, info.lo);
         let hi = limit(m.hi_limit, m.opt_flag, 0x20, 0x80, info.hi);
         let pins: &[u16] = match m.rtn_indx.as_deref() {
@@ -319,7 +351,8 @@ impl Measurements {
             c.test_name.append_value(&*r.name);
             c.pin_index.append_option(r.pin);
             c.result.append_option(r.result);
-            c.test_passed.append_option(flag_passed(r.test_flg, 0x40, 0x80));
+            c.test_passed
+                .append_option(flag_passed(r.test_flg, 0x40, 0x80));
             c.test_flg.append_option(r.test_flg);
             c.lo_limit.append_option(r.lo);
             c.hi_limit.append_option(r.hi);

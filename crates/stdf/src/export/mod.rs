@@ -98,7 +98,12 @@ pub struct Stats {
     pub seconds: f64,
 }
 
-fn flush(rc: &mut RecordColumns, table: &str, sink: &mut dyn BatchSink, stats: &mut Stats) -> Result<()> {
+fn flush(
+    rc: &mut RecordColumns,
+    table: &str,
+    sink: &mut dyn BatchSink,
+    stats: &mut Stats,
+) -> Result<()> {
     let batch = rc.finish(table).map_err(|e| StdfError::Export {
         table: table.into(),
         message: e.to_string(),
@@ -110,7 +115,11 @@ fn flush(rc: &mut RecordColumns, table: &str, sink: &mut dyn BatchSink, stats: &
     Ok(())
 }
 
-fn flush_meas(m: &mut measurements::Measurements, sink: &mut dyn BatchSink, stats: &mut Stats) -> Result<()> {
+fn flush_meas(
+    m: &mut measurements::Measurements,
+    sink: &mut dyn BatchSink,
+    stats: &mut Stats,
+) -> Result<()> {
     if m.rows == 0 {
         return Ok(());
     }
@@ -123,11 +132,18 @@ fn flush_meas(m: &mut measurements::Measurements, sink: &mut dyn BatchSink, stat
 }
 
 /// Streams every record of `reader` into Arrow batches handed to `sink`.
-pub fn convert_reader<R: Read>(reader: &mut StdfReader<R>, sink: &mut dyn BatchSink, opts: &ConvertOptions) -> Result<Stats> {
+pub fn convert_reader<R: Read>(
+    reader: &mut StdfReader<R>,
+    sink: &mut dyn BatchSink,
+    opts: &ConvertOptions,
+) -> Result<Stats> {
     let t0 = Instant::now();
     let mut stats = Stats::default();
     let mut rc = opts.layout.records().then(RecordColumns::new);
-    let mut meas = opts.layout.measurements().then(measurements::Measurements::new);
+    let mut meas = opts
+        .layout
+        .measurements()
+        .then(measurements::Measurements::new);
     let batch_rows = opts.batch_rows.max(1);
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut last_name: &'static str = "";
@@ -150,10 +166,11 @@ pub fn convert_reader<R: Read>(reader: &mut StdfReader<R>, sink: &mut dyn BatchS
                 flush(rc, table, sink, &mut stats)?;
             }
         }
-        if let Some(m) = meas.as_mut() {
-            if m.push(&rec) && m.rows >= batch_rows {
-                flush_meas(m, sink, &mut stats)?;
-            }
+        if let Some(m) = meas.as_mut()
+            && m.push(&rec)
+            && m.rows >= batch_rows
+        {
+            flush_meas(m, sink, &mut stats)?;
         }
     }
     if last_count > 0 {
@@ -169,7 +186,10 @@ pub fn convert_reader<R: Read>(reader: &mut StdfReader<R>, sink: &mut dyn BatchS
         flush_meas(m, sink, &mut stats)?;
     }
     stats.files = sink.finish()?;
-    stats.records = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    stats.records = counts
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     stats.bytes_in = reader.bytes_read();
     stats.seconds = t0.elapsed().as_secs_f64();
     Ok(stats)
@@ -183,7 +203,12 @@ pub fn convert<R: Read + Send>(input: R, out_dir: &Path, opts: &ConvertOptions) 
     match opts.format {
         Format::Memory => convert_reader(&mut reader, &mut MemorySink::default(), opts),
         Format::Parquet | Format::Csv => {
-            let mut sink = FileSink::new(out_dir, opts.format == Format::Csv, opts.compression, opts.row_group_rows)?;
+            let mut sink = FileSink::new(
+                out_dir,
+                opts.format == Format::Csv,
+                opts.compression,
+                opts.row_group_rows,
+            )?;
             convert_reader(&mut reader, &mut sink, opts)
         }
     }

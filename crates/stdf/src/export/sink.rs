@@ -56,7 +56,10 @@ pub struct FileSink {
 
 impl std::fmt::Debug for FileSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileSink").field("dir", &self.dir).field("csv", &self.csv).finish()
+        f.debug_struct("FileSink")
+            .field("dir", &self.dir)
+            .field("csv", &self.csv)
+            .finish()
     }
 }
 
@@ -76,7 +79,12 @@ fn export_err(table: &str, e: impl std::fmt::Display) -> StdfError {
 
 impl FileSink {
     /// A sink writing Parquet (`csv == false`) or CSV files into `dir` (created if needed).
-    pub fn new(dir: &Path, csv: bool, compression: ParquetCompression, row_group_rows: usize) -> Result<Self> {
+    pub fn new(
+        dir: &Path,
+        csv: bool,
+        compression: ParquetCompression,
+        row_group_rows: usize,
+    ) -> Result<Self> {
         fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
         Ok(FileSink {
             dir: dir.to_path_buf(),
@@ -90,13 +98,21 @@ impl FileSink {
     fn open_table(&self, table: &str, batch: &RecordBatch) -> Result<OpenTable> {
         let ext = if self.csv { "csv" } else { "parquet" };
         let dest = self.dir.join(format!("{table}.{ext}"));
-        let tmp = self.dir.join(format!(".{table}.{ext}.tmp-{}", std::process::id()));
+        let tmp = self
+            .dir
+            .join(format!(".{table}.{ext}.tmp-{}", std::process::id()));
         let file = File::create(&tmp).map_err(|e| out_err(&tmp, e))?;
         let writer = if self.csv {
-            TableWriter::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(BufWriter::with_capacity(1 << 20, file)))
+            TableWriter::Csv(
+                arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(BufWriter::with_capacity(1 << 20, file)),
+            )
         } else {
             let compression = match self.compression {
-                ParquetCompression::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).map_err(|e| export_err(table, e))?),
+                ParquetCompression::Zstd(l) => {
+                    Compression::ZSTD(ZstdLevel::try_new(l).map_err(|e| export_err(table, e))?)
+                }
                 ParquetCompression::Snappy => Compression::SNAPPY,
                 ParquetCompression::None => Compression::UNCOMPRESSED,
             };
@@ -104,19 +120,29 @@ impl FileSink {
                 .set_compression(compression)
                 .set_max_row_group_row_count(Some(self.row_group_rows))
                 .build();
-            TableWriter::Parquet(ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| export_err(table, e))?)
+            TableWriter::Parquet(
+                ArrowWriter::try_new(file, batch.schema(), Some(props))
+                    .map_err(|e| export_err(table, e))?,
+            )
         };
         Ok(OpenTable { writer, tmp, dest })
     }
 }
 
 /// CSV has no nested values: list columns become text such as `[1, 2, 3]`.
-fn lists_as_text(batch: &RecordBatch) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+fn lists_as_text(
+    batch: &RecordBatch,
+) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
     use arrow::array::{Array, ArrayRef, StringBuilder};
     use arrow::datatypes::{DataType, Field, Schema};
     use arrow::util::display::{ArrayFormatter, FormatOptions};
     use std::sync::Arc;
-    if !batch.schema().fields().iter().any(|f| matches!(f.data_type(), DataType::List(_))) {
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::List(_)))
+    {
         return Ok(batch.clone());
     }
     let mut fields = Vec::new();
@@ -169,7 +195,11 @@ impl BatchSink for FileSink {
         for (table, t) in open {
             let res = match t.writer {
                 TableWriter::Parquet(w) => w.close().map(|_| ()).map_err(|e| export_err(&table, e)),
-                TableWriter::Csv(w) => w.into_inner().into_inner().map(|_| ()).map_err(|e| export_err(&table, e)),
+                TableWriter::Csv(w) => w
+                    .into_inner()
+                    .into_inner()
+                    .map(|_| ())
+                    .map_err(|e| export_err(&table, e)),
             };
             match res {
                 Ok(()) if first_err.is_none() => closed.push((t.tmp, t.dest)),
@@ -219,7 +249,10 @@ impl BatchSink for MemorySink {
     fn write(&mut self, table: &str, batch: RecordBatch) -> Result<()> {
         self.arrow_bytes += batch.get_array_memory_size() as u64;
         if self.keep {
-            self.tables.entry(table.to_string()).or_default().push(batch);
+            self.tables
+                .entry(table.to_string())
+                .or_default()
+                .push(batch);
         }
         Ok(())
     }
