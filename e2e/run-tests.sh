@@ -23,6 +23,8 @@ rc=0
 if [[ "${MLFLEET_E2E_BUILD_BINS:-1}" == 1 ]]; then
   # A broken binary fails the run, but the suite still runs (its own tests are independent).
   cargo build --workspace --bins || { rc=$?; echo "e2e: cargo build --workspace --bins failed (exit $rc)" >&2; }
+  # The runtime's Lease holder example drives the leader-election test.
+  cargo build -p mlfleet-runtime --example lease_holder || { rc=$?; echo "e2e: building the lease_holder example failed (exit $rc)" >&2; }
 fi
 t_bins=$SECONDS
 
