@@ -32,7 +32,9 @@ struct RunArgs {
 fn main() {
     match Cli::parse().command {
         Command::Run(_args) => {
-            eprintln!("{NAME}: the Experiment and Trial controller is not implemented yet; nothing was started");
+            eprintln!(
+                "{NAME}: the Experiment and Trial controller is not implemented yet; nothing was started"
+            );
             std::process::exit(2);
         }
     }
