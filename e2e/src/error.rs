@@ -71,6 +71,11 @@ pub enum E2eError {
         /// The parser's message.
         message: String,
     },
+    /// A controller binary to start does not exist.
+    #[error(
+        "controller binary {0} not found: build it first (`cargo build --workspace --bins`; e2e/run-tests.sh does)"
+    )]
+    BinaryMissing(PathBuf),
     /// The plane could not be started earlier in this test process.
     #[error("local control plane unavailable: {0}")]
     PlaneUnavailable(String),
