@@ -75,11 +75,7 @@ impl ControllerProcess {
     /// spec's own env wins).
     pub fn start(plane: &Plane, spec: &ControllerSpec) -> Result<Self> {
         if !spec.binary.is_file() {
-            return Err(E2eError::io(
-                "starting controller",
-                &spec.binary,
-                std::io::ErrorKind::NotFound.into(),
-            ));
+            return Err(E2eError::BinaryMissing(spec.binary.clone()));
         }
         let stem = spec
             .binary
