@@ -78,18 +78,18 @@ YAML
   for ((k = 0; k < w; k++)); do
     "$bin/stdf-ingest-scaler" worker --scaler-addr "http://127.0.0.1:$grpc" --job "$ns/bench" \
       --worker-id "w$k" --scratch "$dir/scratch-$w-$k" --exit-when-done --log-format text \
-      --log-level warn >"$dir/worker-$w-$k.log" 2>&1 &
+      --log-level info >"$dir/worker-$w-$k.log" 2>&1 &
     wp+=($!)
   done
   for p in "${wp[@]}"; do wait "$p"; done
   t1=$(date +%s.%N)
   until [[ "$(jsonpath '{.status.phase}')" == Succeeded ]]; do sleep 0.2; done
   parsed=$(jsonpath '{.status.files.parsed}')
-  # A new job holds claims back for one lease period (leases from before a scaler
-  # restart may still be live); the clock starts at the first claim (status.startTime).
-  start=$(date -d "$(jsonpath '{.status.startTime}')" +%s)
-  t0=$(awk -v a="$t0" -v b="$start" 'BEGIN { print (b > a ? b : a) }')
   p95=$(jsonpath '{.status.p95FileLatencySeconds}')
+  # A new job holds claims back for one lease period (leases from before a scaler
+  # restart may still be live); the clock starts at the first claim a worker logged.
+  first=$(grep -h ' claimed' "$dir"/worker-"$w"-*.log | awk '{print $1}' | sort | head -1)
+  [[ -n $first ]] && t0=$(date -d "$first" +%s.%N)
   rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$scaler/status")
   kill "$scaler"; wait "$scaler" 2>/dev/null || true
   awk -v w="$w" -v n="$parsed" -v t0="$t0" -v t1="$t1" -v b="$in_bytes" -v p="$p95" -v r="$rss_kb" \
