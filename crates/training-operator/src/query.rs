@@ -53,7 +53,7 @@ pub fn render_queues(r: &pb::ListQueuesResponse) -> String {
         "QUEUE", "PENDING", "ADMITTED", "GPUS", "GPU-QUOTA", "CPU(m)", "MEMORY"
     );
     for q in &r.queues {
-        let u = q.usage.clone().unwrap_or_default();
+        let u = q.usage.unwrap_or_default();
         let quota = q.quota.unwrap_or_default();
         let name = if q.name.is_empty() {
             "(no queue)"
@@ -86,7 +86,7 @@ pub fn render_job(a: &pb::JobAdmission) -> String {
             .trim_start_matches("WAIT_REASON_")
             .to_string()
     });
-    let req = a.requests.clone().unwrap_or_default();
+    let req = a.requests.unwrap_or_default();
     format!(
         "job:       {}/{}\nqueue:     {}\nstate:     {state}\nposition:  {}\nreason:    {reason}\nmessage:   {}\npriority:  {}\nworkers:   {}\ngpus:      {}\n",
         a.namespace,

@@ -38,7 +38,7 @@ pub fn fits(nodes: &[NodeFree], demand: &WorkerDemand) -> u64 {
         .iter()
         .filter(|n| n.accepts(demand))
         .map(|n| {
-            let by = |free: u64, per: u64| if per == 0 { u64::MAX } else { free / per };
+            let by = |free: u64, per: u64| free.checked_div(per).unwrap_or(u64::MAX);
             by(n.gpus, demand.gpus)
                 .min(by(n.cpu_millis, demand.cpu_millis))
                 .min(by(n.memory_bytes, demand.memory_bytes))

@@ -301,6 +301,7 @@ mod tests {
     use super::*;
     use crate::spec::fixtures::seed;
     use k8s_openapi::api::core::v1::PodSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn attempt() -> Attempt {
         Attempt {
@@ -375,12 +376,16 @@ mod tests {
     fn cpu_job_has_no_gpu_scheduling_and_user_template_merges() {
         let mut plan = seed();
         plan.resources.gpus = 0;
-        let mut tpl = PodTemplateSpec::default();
-        tpl.metadata = Some(Default::default());
-        tpl.metadata.as_mut().unwrap().annotations = Some(BTreeMap::from([(
-            "kwok.x-k8s.io/fail".to_string(),
-            "true".to_string(),
-        )]));
+        let mut tpl = PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                annotations: Some(BTreeMap::from([(
+                    "kwok.x-k8s.io/fail".to_string(),
+                    "true".to_string(),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
         tpl.spec = Some(PodSpec {
             containers: vec![Container {
                 name: "trainer".into(),

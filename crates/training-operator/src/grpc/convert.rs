@@ -99,11 +99,13 @@ fn counts(alloc: u64, used: u64, unhealthy: u64, free: u64) -> pb::GpuCounts {
     }
 }
 
+/// Allocatable, used, unhealthy and free GPUs, summed.
+type GpuTotals = (u64, u64, u64, u64);
+
 /// Cluster GPUs.
 pub fn cluster(c: &Capacity, at: Option<Timestamp>) -> pb::ClusterGpus {
     let mut total = (0, 0, 0, 0);
-    let mut models: std::collections::BTreeMap<String, ((u64, u64, u64, u64), u32)> =
-        Default::default();
+    let mut models: std::collections::BTreeMap<String, (GpuTotals, u32)> = Default::default();
     let nodes = c
         .gpus
         .iter()

@@ -362,11 +362,10 @@ pub fn step(o: &Observation<'_>) -> Step {
         None => {
             if s.phase == Phase::Restarting
                 && let Some(at) = p.next_retry_time
+                && o.now < at
             {
-                if o.now < at {
-                    s.requeue_after = min_opt(s.requeue_after, Some(until(o.now, at)));
-                    return s;
-                }
+                s.requeue_after = min_opt(s.requeue_after, Some(until(o.now, at)));
+                return s;
             }
             let attempt_no = s.attempt;
             s.action = ChildAction::Create(Attempt {
