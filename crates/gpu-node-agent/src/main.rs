@@ -109,7 +109,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         grpc_listener,
         args.common.tls_files(),
         service,
-        started.shutdown.cancelled(),
+        started.shutdown.clone(),
     ));
     let dcgm_task = tokio::spawn(server::serve_dcgm_metrics(
         dcgm_listener,

@@ -1,5 +1,5 @@
 //! Network listeners of the agent: the gRPC server (GpuAgent + grpc.health.v1,
-//! optional TLS/mTLS) and the DCGM-compatible `/metrics` endpoint.
+//! optional TLS/mTLS, through the shared runtime) and the DCGM-compatible `/metrics` endpoint.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,11 +9,10 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::routing::get;
 use mlfleet_proto::gpu::v1::gpu_agent_server::GpuAgentServer;
-use mlfleet_runtime::TlsFiles;
+use mlfleet_runtime::grpc::{GrpcError, GrpcServer};
+use mlfleet_runtime::{Shutdown, TlsFiles};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::grpc::GpuAgentService;
 
@@ -29,18 +28,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    /// TLS files could not be read.
-    #[error("reading TLS file {path}: {source}")]
-    TlsFile {
-        /// File path.
-        path: String,
-        /// I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The gRPC server failed.
+    /// The gRPC server failed (TLS files included).
     #[error("gRPC server: {0}")]
-    Grpc(#[from] tonic::transport::Error),
+    Grpc(#[from] GrpcError),
     /// The metrics server failed.
     #[error("DCGM metrics server: {0}")]
     Http(#[source] std::io::Error),
@@ -57,37 +47,22 @@ pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerE
     Ok((listener, local))
 }
 
-fn read(path: &std::path::Path) -> Result<Vec<u8>, ServerError> {
-    std::fs::read(path).map_err(|source| ServerError::TlsFile {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-/// Serves GpuAgent and gRPC health on `listener` until `shutdown` completes.
+/// Serves GpuAgent and gRPC health (the runtime's server: optional TLS/mTLS,
+/// `NOT_SERVING` then a drain on shutdown) on `listener` until `shutdown`.
 pub async fn serve_grpc(
     listener: TcpListener,
     tls: Option<TlsFiles>,
     service: GpuAgentService,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
 ) -> Result<(), ServerError> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
+    let server = GrpcServer::new().with_tls(tls.as_ref()).await?;
+    server
+        .health()
         .set_serving::<GpuAgentServer<GpuAgentService>>()
         .await;
-    let mut builder = Server::builder();
-    if let Some(tls) = tls {
-        let mut cfg =
-            ServerTlsConfig::new().identity(Identity::from_pem(read(&tls.cert)?, read(&tls.key)?));
-        if let Some(ca) = &tls.client_ca {
-            cfg = cfg.client_ca_root(Certificate::from_pem(read(ca)?));
-        }
-        builder = builder.tls_config(cfg)?;
-    }
-    builder
-        .add_service(health)
+    server
         .add_service(service.into_server())
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve(listener, shutdown)
         .await?;
     Ok(())
 }

@@ -56,6 +56,7 @@ pub struct Started {
 /// If a global tracing subscriber is already installed (tests, embedders) logging setup is
 /// skipped rather than failing.
 pub async fn start(name: &str, args: &CommonArgs) -> Result<Started, StartError> {
+    crate::tls::install_crypto_provider();
     let telemetry = match telemetry::init(name, args.log_format, &args.log_level) {
         Ok(guard) => guard,
         Err(TelemetryError::AlreadyInitialized) => TelemetryGuard::default(),

@@ -16,6 +16,7 @@ pub mod leader;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use admin::Readiness;
 pub use bootstrap::{StartError, Started, start};
@@ -23,3 +24,4 @@ pub use config::{CommonArgs, LogFormat, TlsFiles};
 pub use leader::{LeaderConfig, LeaderElector, LeaderHandle, run_while_leader};
 pub use metrics::{MetricsRegistry, ReconcileMetrics};
 pub use shutdown::Shutdown;
+pub use tls::install_crypto_provider;

@@ -92,9 +92,7 @@ struct WorkerArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Several crypto providers are linked in (see Cargo.toml); rustls needs one chosen.
-    // An error only means one is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    mlfleet_runtime::install_crypto_provider();
     match Cli::parse().command {
         Command::Run(args) => run(args).await,
         Command::Worker(args) => run_worker(args).await,

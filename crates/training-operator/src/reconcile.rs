@@ -252,7 +252,9 @@ async fn apply(tj: Arc<TrainingJob>, ctx: Arc<Context>) -> Result<Action, Error>
     if s.delete_self {
         let api: Api<TrainingJob> = Api::namespaced(ctx.client.clone(), &ns);
         match api.delete(&plan.name, &DeleteParams::background()).await {
-            Ok(_) | Err(kube::Error::Api(_)) => {}
+            // Gone already, or a deletion in flight: nothing left to do.
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
             Err(e) => return Err(kerr("delete (ttl)", "TrainingJob", &plan.name)(e)),
         }
         return Ok(Action::await_change());
