@@ -105,6 +105,42 @@ impl TestNamespace {
     }
 }
 
+impl TestNamespace {
+    /// Drops the finalizers of the namespace's mlfleet objects. A test's controller
+    /// usually stops before its namespace is deleted; without this, objects whose
+    /// finalizer only that controller removes would hold the namespace (and their
+    /// children's GPUs) in Terminating for every later test.
+    fn release_finalizers(&self) {
+        let Ok(names) = self
+            .plane
+            .kubectl(&["get", "mlfleet", "-n", &self.name, "-o", "name"])
+        else {
+            return;
+        };
+        for object in names
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            if let Err(e) = self.plane.kubectl(&[
+                "patch",
+                object,
+                "-n",
+                &self.name,
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ]) {
+                eprintln!(
+                    "releasing finalizers of {object} in {} failed: {e}",
+                    self.name
+                );
+            }
+        }
+    }
+}
+
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         let failed = std::thread::panicking();
@@ -118,6 +154,7 @@ impl Drop for TestNamespace {
                 return;
             }
         }
+        self.release_finalizers();
         // Synchronous: Drop cannot await, and the deletion must be issued before the test
         // process exits. `--wait=false` returns once the apiserver accepted it.
         if let Err(e) = self.plane.kubectl(&[
