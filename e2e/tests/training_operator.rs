@@ -745,3 +745,154 @@ async fn apiserver_rejects_invalid_training_jobs_with_clear_messages() -> anyhow
     api.delete("ok", &DeleteParams::default()).await?;
     Ok(())
 }
+
+/// The UNHEALTHY column of `kwok-gpu-0` in `training-operator query gpus`, and the
+/// source line.
+fn node_unhealthy(op: &ControllerProcess, node: &str) -> anyhow::Result<(Option<u64>, String)> {
+    let text = operator_cli(op, &["query", "gpus"])?;
+    let unhealthy = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(node))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok());
+    Ok((unhealthy, text))
+}
+
+#[tokio::test]
+async fn a_gpu_fault_streamed_by_a_gpu_node_agent_is_no_longer_counted_free() -> anyhow::Result<()>
+{
+    let _guard = LOCK.lock().await;
+    let plane = Plane::ensure()?;
+    plane.apply_crds()?;
+    let ns = TestNamespace::create(plane, "to-agent").await?;
+    let client = plane.client().await?;
+    let node = "kwok-gpu-0";
+
+    // One agent with the simulated backend and no API writes: only its
+    // WatchNodeGpus stream can tell the operator about the fault.
+    let dir = tempfile_dir(ns.name())?;
+    let inventory = dir.join("inventory.yaml");
+    let gpu_line =
+        "  - name: NVIDIA H100 80GB HBM3\n    memoryTotalMiB: 81559\n    memoryUsedMiB: 0\n";
+    let healthy = format!(
+        "driverVersion: \"550.54.15\"\ngpus:\n{}",
+        gpu_line.repeat(8)
+    );
+    std::fs::write(&inventory, &healthy)?;
+    let mut agent_spec = ControllerSpec::new(ControllerSpec::workspace_binary("gpu-node-agent"));
+    let dcgm = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .to_string();
+    agent_spec.args.extend(
+        [
+            "--node-name",
+            node,
+            "--backend",
+            "simulated",
+            "--sim-inventory",
+            &inventory.display().to_string(),
+            "--sample-interval",
+            "200ms",
+            "--kube-sync=false",
+            "--dcgm-metrics-addr",
+            &dcgm,
+        ]
+        .map(String::from),
+    );
+    let agent = ControllerProcess::start(plane, &agent_spec)?;
+    ns.attach_log(agent.log_path());
+
+    // The agents' headless Service, with the EndpointSlice a DaemonSet's pods would
+    // give it (here the agent process on loopback, as an RFC 6761 `.localhost` FQDN: the API
+    // server refuses loopback IPs in EndpointSlices).
+    let services: Api<Service> = Api::namespaced(client.clone(), ns.name());
+    services
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "gpu-node-agent"},
+                "spec": {"clusterIP": "None", "ports": [{"name": "grpc", "port": 9090}]}
+            }))?,
+        )
+        .await?;
+    let slices: Api<k8s_openapi::api::discovery::v1::EndpointSlice> =
+        Api::namespaced(client.clone(), ns.name());
+    slices
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "gpu-node-agent-1",
+                             "labels": {"kubernetes.io/service-name": "gpu-node-agent"}},
+                "addressType": "FQDN",
+                "ports": [{"name": "grpc", "port": agent.grpc_addr().port()}],
+                "endpoints": [{"addresses": ["gpu-node-agent-1.localhost"], "conditions": {"ready": true},
+                               "nodeName": node}]
+            }))?,
+        )
+        .await?;
+
+    let spec = ControllerSpec::new(ControllerSpec::workspace_binary("training-operator"))
+        .env("MLFLEET_LOG", "info,training_operator=debug")
+        .env(
+            "MLFLEET_GPU_AGENT_SERVICE",
+            &format!("{}/gpu-node-agent", ns.name()),
+        );
+    let op = ControllerProcess::start(plane, &spec)?;
+    ns.attach_log(op.log_path());
+
+    let text = wait_unhealthy(&op, node, 0).await?;
+    assert!(text.starts_with("source: GPU_AGENT"), "{text}");
+
+    // XID 79 on GPU 3: the agent streams it, the operator stops counting that GPU.
+    let faulty = healthy.replacen(gpu_line, &format!("{gpu_line}    xids: [79]\n"), 4);
+    let faulty = faulty.replacen(&format!("{gpu_line}    xids: [79]\n"), gpu_line, 3);
+    let tmp = dir.join("inventory.tmp");
+    std::fs::write(&tmp, &faulty)?;
+    std::fs::rename(&tmp, &inventory)?;
+    let text = wait_unhealthy(&op, node, 1).await?;
+    let free: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with(node))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    assert_eq!(free.get(free.len().wrapping_sub(2)), Some(&"7"), "{text}");
+
+    drop(op);
+    drop(agent);
+    Ok(())
+}
+
+/// Waits until `query gpus` shows `want` unhealthy GPUs on `node`, live from an agent.
+async fn wait_unhealthy(op: &ControllerProcess, node: &str, want: u64) -> anyhow::Result<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (unhealthy, text) = node_unhealthy(op, node).unwrap_or((None, String::new()));
+        if unhealthy == Some(want) && text.contains("live over WatchNodeGpus") {
+            return Ok(text);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{node} never showed {want} unhealthy GPUs:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A simulated 8-GPU inventory, with XID 79 on GPU `faulty` when given.
+fn inventory_text(faulty: Option<usize>) -> String {
+    let mut s = String::from("driverVersion: \"550.54.15\"\ngpus:\n");
+    for i in 0..8 {
+        s += "  - name: NVIDIA H100 80GB HBM3\n    memoryTotalMiB: 81559\n    memoryUsedMiB: 0\n";
+        if faulty == Some(i) {
+            s += "    xids: [79]\n";
+        }
+    }
+    s
+}
+
+/// A scratch folder for this test's files.
+fn tempfile_dir(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mlfleet-e2e-{name}"));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

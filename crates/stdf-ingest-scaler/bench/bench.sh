@@ -88,7 +88,7 @@ YAML
   p95=$(jsonpath '{.status.p95FileLatencySeconds}')
   # A new job holds claims back for one lease period (leases from before a scaler
   # restart may still be live); the clock starts at the first claim a worker logged.
-  first=$(grep -h ' claimed' "$dir"/worker-"$w"-*.log | awk '{print $1}' | sort | head -1)
+  first=$(grep -h ' claimed' "$dir"/worker-"$w"-*.log | awk '{print $1}' | sort | awk 'NR == 1')
   [[ -n $first ]] && t0=$(date -d "$first" +%s.%N)
   rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$scaler/status")
   kill "$scaler"; wait "$scaler" 2>/dev/null || true

@@ -135,6 +135,7 @@ pub fn pass(ctx: &Context, ns_labels: &HashMap<String, BTreeMap<String, String>>
         nodes.iter().map(|n| n.as_ref()),
         pods.iter().map(|p| p.as_ref()),
         gpu_nodes.as_deref(),
+        &ctx.agent_health.snapshot(),
         now,
     );
 

@@ -1,6 +1,7 @@
 //! Cluster capacity (pure): free GPUs/CPU/memory per node from Node
 //! allocatable minus the requests of non-terminated pods, minus GPUs the
-//! gpu-node-agent reports unhealthy when its data is fresh.
+//! gpu-node-agent reports unhealthy when its data is fresh: its live
+//! `WatchNodeGpus` stream first, its GPUNode status otherwise.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,12 +10,13 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::admission::NodeFree;
+use crate::agents::NodeReport;
 use crate::build::job::{GPU_NODE_LABEL, GPU_RESOURCE};
 use crate::quantity;
 
 /// Label with the GPU model (GPU feature discovery).
 pub const GPU_PRODUCT_LABEL: &str = "nvidia.com/gpu.product";
-/// GPUNode heartbeats older than this are ignored.
+/// GPUNode heartbeats and streamed agent reports older than this are ignored.
 pub const AGENT_STALE_SECONDS: i64 = 120;
 
 /// Which data the free-GPU numbers come from.
@@ -120,11 +122,12 @@ fn node_ready(n: &Node) -> bool {
 }
 
 /// Computes capacity from the caches. `gpu_nodes` is `None` when the GPUNode
-/// API is not installed.
+/// API is not installed; `streamed` holds the agents' live reports by node.
 pub fn capacity<'a>(
     nodes: impl IntoIterator<Item = &'a Node>,
     pods: impl IntoIterator<Item = &'a Pod>,
     gpu_nodes: Option<&[std::sync::Arc<GPUNode>]>,
+    streamed: &BTreeMap<String, NodeReport>,
     now: Timestamp,
 ) -> Capacity {
     let mut used: HashMap<&str, (u64, u64, u64)> = HashMap::new();
@@ -161,22 +164,34 @@ pub fn capacity<'a>(
             u64::try_from(st.gpu_count - st.healthy_count).unwrap_or(0),
         );
     }
+    // A live stream is at least as new as the GPUNode status it also writes.
+    let mut streaming = 0usize;
+    for (name, r) in streamed {
+        if now.duration_since(r.at).as_secs() > AGENT_STALE_SECONDS {
+            continue;
+        }
+        streaming += 1;
+        if unhealthy.insert(name.clone(), r.unhealthy).is_none() {
+            fresh_agents += 1;
+        }
+    }
     let source = if fresh_agents > 0 {
         CapacitySource::GpuAgent
     } else {
         CapacitySource::NodeAllocatable
     };
     let source_message = match (gpu_nodes, fresh_agents) {
-        (None, _) => {
+        (_, 0) if streaming == 0 && gpu_nodes.is_none() => {
             "GPUNode API not installed; using Node allocatable minus pod requests".to_string()
         }
-        (Some(_), 0) => {
+        (_, 0) => {
             "no gpu-node-agent reported within 120s; using Node allocatable minus pod requests"
                 .to_string()
         }
-        (Some(_), n) => {
-            format!("{n} gpu-node-agents report GPU health; unhealthy GPUs are excluded")
-        }
+        (_, n) => format!(
+            "{n} gpu-node-agents report GPU health ({streaming} live over WatchNodeGpus); \
+             unhealthy GPUs are excluded"
+        ),
     };
 
     let mut out = Capacity {
@@ -271,7 +286,13 @@ mod tests {
             pod("g1", 4, "Succeeded"),
             pod("g1", 1, "Pending"),
         ];
-        let cap = capacity(nodes.iter(), pods.iter(), None, Timestamp::now());
+        let cap = capacity(
+            nodes.iter(),
+            pods.iter(),
+            None,
+            &BTreeMap::new(),
+            Timestamp::now(),
+        );
         assert_eq!(cap.source, CapacitySource::NodeAllocatable);
         let g1 = &cap.nodes[0];
         assert_eq!((g1.gpus, g1.cpu_millis), (4, 30_000));
@@ -300,17 +321,91 @@ mod tests {
         .unwrap();
         let agents = [std::sync::Arc::new(g)];
         let nodes = [node("g1", 8, true)];
-        let cap = capacity(nodes.iter(), std::iter::empty(), Some(&agents), now);
+        let cap = capacity(
+            nodes.iter(),
+            std::iter::empty(),
+            Some(&agents),
+            &BTreeMap::new(),
+            now,
+        );
         assert_eq!(cap.source, CapacitySource::GpuAgent);
         assert_eq!((cap.nodes[0].gpus, cap.gpus[0].unhealthy), (6, 2));
         // Stale heartbeat: fall back to allocatable.
         let later = now
             .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(600))
             .unwrap();
-        let cap = capacity(nodes.iter(), std::iter::empty(), Some(&agents), later);
+        let cap = capacity(
+            nodes.iter(),
+            std::iter::empty(),
+            Some(&agents),
+            &BTreeMap::new(),
+            later,
+        );
         assert_eq!(
             (cap.source, cap.nodes[0].gpus),
             (CapacitySource::NodeAllocatable, 8)
         );
+    }
+
+    #[test]
+    fn a_live_stream_overrides_the_gpunode_status_until_it_goes_stale() {
+        let now = Timestamp::now();
+        let g: GPUNode = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gpu.mlfleet.io/v1alpha1", "kind": "GPUNode",
+            "metadata": {"name": "g1"}, "spec": {},
+            "status": {"nodeName": "g1", "gpuCount": 8, "healthyCount": 8, "lastHeartbeat": now.to_string()}
+        }))
+        .unwrap();
+        let agents = [std::sync::Arc::new(g)];
+        let nodes = [node("g1", 8, true), node("g2", 8, true)];
+        let streamed = BTreeMap::from([
+            (
+                "g1".to_string(),
+                NodeReport {
+                    gpus: 8,
+                    unhealthy: 1,
+                    at: now,
+                },
+            ),
+            (
+                "g2".to_string(),
+                NodeReport {
+                    gpus: 8,
+                    unhealthy: 3,
+                    at: now,
+                },
+            ),
+        ]);
+        let cap = capacity(
+            nodes.iter(),
+            std::iter::empty(),
+            Some(&agents),
+            &streamed,
+            now,
+        );
+        assert_eq!(cap.source, CapacitySource::GpuAgent);
+        let free: Vec<u64> = cap.nodes.iter().map(|n| n.gpus).collect();
+        assert_eq!(free, vec![7, 5]);
+        assert!(
+            cap.source_message.contains("2 live"),
+            "{}",
+            cap.source_message
+        );
+        // Without the GPUNode API the stream alone is enough.
+        let cap = capacity(nodes.iter(), std::iter::empty(), None, &streamed, now);
+        assert_eq!(cap.source, CapacitySource::GpuAgent);
+        // Stale stream reports fall back to the GPUNode status (g1 all healthy).
+        let later = now
+            .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(600))
+            .unwrap();
+        let stale: BTreeMap<String, NodeReport> = streamed
+            .into_iter()
+            .map(|(k, mut r)| {
+                r.at = now;
+                (k, r)
+            })
+            .collect();
+        let cap = capacity(nodes.iter(), std::iter::empty(), None, &stale, later);
+        assert_eq!(cap.source, CapacitySource::NodeAllocatable);
     }
 }

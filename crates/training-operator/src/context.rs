@@ -11,6 +11,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 use tokio::sync::{Notify, broadcast};
 
+use crate::agents::AgentHealth;
 use crate::book::Book;
 use crate::metrics::Metrics;
 use crate::progress::ProgressBook;
@@ -53,6 +54,8 @@ pub struct Context {
     pub admission_kick: Arc<Notify>,
     /// Scheduling events for WatchSchedulingEvents subscribers.
     pub events: broadcast::Sender<SchedulingEvent>,
+    /// GPU health streamed by gpu-node-agents (empty when not subscribed).
+    pub agent_health: Arc<AgentHealth>,
 }
 
 impl Context {

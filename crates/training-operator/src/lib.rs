@@ -10,6 +10,7 @@
 
 pub mod admission;
 pub mod admission_loop;
+pub mod agents;
 pub mod book;
 pub mod build;
 pub mod cluster;

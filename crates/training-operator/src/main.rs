@@ -17,6 +17,7 @@ use kube::{Api, Client, Resource};
 use mlfleet_runtime::config::CommonArgs;
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_stream::wrappers::UnboundedReceiverStream;
+use training_operator::agents::{self, AgentHealth, AgentService};
 use training_operator::book::Book;
 use training_operator::build::meta::LABEL_JOB_NAME;
 use training_operator::context::{Caches, Context};
@@ -35,16 +36,24 @@ struct Cli {
     cmd: Cmd,
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Minimum milliseconds between two progress status writes of one job.
+    #[arg(long, env = "MLFLEET_PROGRESS_INTERVAL_MS", default_value_t = 2000)]
+    progress_interval_ms: u64,
+    /// The gpu-node-agents' headless Service, `<namespace>/<name>[:<gRPC port name>]`:
+    /// subscribe to every agent behind it (EndpointSlices) for live GPU health.
+    /// Unset: GPU health from GPUNode status only.
+    #[arg(long, env = "MLFLEET_GPU_AGENT_SERVICE")]
+    gpu_agent_service: Option<AgentService>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the controller.
-    Run {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// Minimum milliseconds between two progress status writes of one job.
-        #[arg(long, env = "MLFLEET_PROGRESS_INTERVAL_MS", default_value_t = 2000)]
-        progress_interval_ms: u64,
-    },
+    Run(Box<RunArgs>),
     /// Query the scheduling state of a running operator over gRPC.
     Query {
         /// gRPC address of the operator.
@@ -82,10 +91,14 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", report::run(&addr, &what).await?);
             Ok(())
         }
-        Cmd::Run {
-            common,
-            progress_interval_ms,
-        } => run(common, progress_interval_ms).await,
+        Cmd::Run(args) => {
+            let RunArgs {
+                common,
+                progress_interval_ms,
+                gpu_agent_service,
+            } = *args;
+            run(common, progress_interval_ms, gpu_agent_service).await
+        }
     }
 }
 
@@ -124,7 +137,11 @@ where
     (store, task)
 }
 
-async fn run(common: CommonArgs, progress_interval_ms: u64) -> anyhow::Result<()> {
+async fn run(
+    common: CommonArgs,
+    progress_interval_ms: u64,
+    gpu_agent_service: Option<AgentService>,
+) -> anyhow::Result<()> {
     let started = mlfleet_runtime::bootstrap::start("training-operator", &common).await?;
     let client: Client = started.kube_client().await?;
     let shutdown = started.shutdown.clone();
@@ -208,6 +225,16 @@ async fn run(common: CommonArgs, progress_interval_ms: u64) -> anyhow::Result<()
         recorder: Recorder::new(client.clone(), reporter),
         admission_kick: kick.clone(),
         events,
+        agent_health: Arc::new(AgentHealth::default()),
+    });
+    let _agents = gpu_agent_service.map(|svc| {
+        tokio::spawn(agents::run(
+            client.clone(),
+            svc,
+            ctx.agent_health.clone(),
+            kick.clone(),
+            shutdown.clone(),
+        ))
     });
 
     let grpc_task = tokio::spawn(grpc::serve(
