@@ -772,13 +772,7 @@ async fn a_gpu_fault_streamed_by_a_gpu_node_agent_is_no_longer_counted_free() ->
     // WatchNodeGpus stream can tell the operator about the fault.
     let dir = tempfile_dir(ns.name())?;
     let inventory = dir.join("inventory.yaml");
-    let gpu_line =
-        "  - name: NVIDIA H100 80GB HBM3\n    memoryTotalMiB: 81559\n    memoryUsedMiB: 0\n";
-    let healthy = format!(
-        "driverVersion: \"550.54.15\"\ngpus:\n{}",
-        gpu_line.repeat(8)
-    );
-    std::fs::write(&inventory, &healthy)?;
+    std::fs::write(&inventory, inventory_text(None))?;
     let mut agent_spec = ControllerSpec::new(ControllerSpec::workspace_binary("gpu-node-agent"));
     let dcgm = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -844,10 +838,8 @@ async fn a_gpu_fault_streamed_by_a_gpu_node_agent_is_no_longer_counted_free() ->
     assert!(text.starts_with("source: GPU_AGENT"), "{text}");
 
     // XID 79 on GPU 3: the agent streams it, the operator stops counting that GPU.
-    let faulty = healthy.replacen(gpu_line, &format!("{gpu_line}    xids: [79]\n"), 4);
-    let faulty = faulty.replacen(&format!("{gpu_line}    xids: [79]\n"), gpu_line, 3);
     let tmp = dir.join("inventory.tmp");
-    std::fs::write(&tmp, &faulty)?;
+    std::fs::write(&tmp, inventory_text(Some(3)))?;
     std::fs::rename(&tmp, &inventory)?;
     let text = wait_unhealthy(&op, node, 1).await?;
     let free: Vec<&str> = text
