@@ -240,7 +240,8 @@ async fn run(
     let grpc_task = tokio::spawn(grpc::serve(
         ctx.clone(),
         common.grpc_addr,
-        shutdown.cancelled(),
+        common.tls_files(),
+        shutdown.clone(),
     ));
     let flush = tokio::spawn(progress::flush_loop(
         client.clone(),
