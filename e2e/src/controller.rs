@@ -44,6 +44,31 @@ impl ControllerSpec {
         target.join("debug").join(name)
     }
 
+    /// A gpu-node-agent for simulated node `node`, reading its GPUs from the inventory
+    /// file `inventory` every `sample_interval`, its DCGM metrics on a free loopback
+    /// port. Further flags can be pushed onto `args`.
+    pub fn simulated_gpu_agent(
+        node: &str,
+        inventory: &std::path::Path,
+        sample_interval: &str,
+    ) -> std::io::Result<Self> {
+        let dcgm = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let mut spec = Self::new(Self::workspace_binary("gpu-node-agent"));
+        spec.args.extend([
+            "--node-name".into(),
+            node.into(),
+            "--backend".into(),
+            "simulated".into(),
+            "--sim-inventory".into(),
+            inventory.display().to_string(),
+            "--sample-interval".into(),
+            sample_interval.into(),
+            "--dcgm-metrics-addr".into(),
+            dcgm.to_string(),
+        ]);
+        Ok(spec)
+    }
+
     /// Impersonates ServiceAccount `namespace/name`.
     pub fn as_service_account(mut self, namespace: &str, name: &str) -> Self {
         self.service_account = Some((namespace.into(), name.into()));

@@ -49,11 +49,6 @@ fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn free_port() -> anyhow::Result<String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.to_string())
-}
-
 fn gpunode_api(client: Client) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("gpu.mlfleet.io", "v1alpha1", "GPUNode");
     Api::all_with(client, &ApiResource::from_gvk_with_plural(&gvk, "gpunodes"))
@@ -82,33 +77,13 @@ struct Agent {
     inventory: PathBuf,
 }
 
-fn start_agent(
-    plane: &Plane,
-    bin: &Path,
-    node: &str,
-    dir: &Path,
-    gpus: usize,
-) -> anyhow::Result<Agent> {
+fn start_agent(plane: &Plane, node: &str, dir: &Path, gpus: usize) -> anyhow::Result<Agent> {
     let inventory = dir.join(format!("{node}.yaml"));
     write_atomic(&inventory, &inventory_text(gpus))?;
-    let mut spec = ControllerSpec::new(bin).env("MLFLEET_LOG", "info,gpu_node_agent=debug");
-    spec.args.extend(
-        [
-            "--node-name",
-            node,
-            "--backend",
-            "simulated",
-            "--sim-inventory",
-            &inventory.display().to_string(),
-            "--sample-interval",
-            "500ms",
-            "--heartbeat-interval",
-            "10s",
-            "--dcgm-metrics-addr",
-            &free_port()?,
-        ]
-        .map(String::from),
-    );
+    let mut spec = ControllerSpec::simulated_gpu_agent(node, &inventory, "500ms")?
+        .env("MLFLEET_LOG", "info,gpu_node_agent=debug");
+    spec.args
+        .extend(["--heartbeat-interval".into(), "10s".into()]);
     let process = ControllerProcess::start(plane, &spec)?;
     Ok(Agent { process, inventory })
 }
@@ -209,8 +184,8 @@ async fn agents_publish_gpunodes_labels_health_and_follow_node_deletion() -> any
     let created_b = create_node(&nodes, &node_b).await?;
 
     let result = async {
-        let agent_a = start_agent(plane, &bin, &node_a, &dir, 2)?;
-        let agent_b = start_agent(plane, &bin, &node_b, &dir, 1)?;
+        let agent_a = start_agent(plane, &node_a, &dir, 2)?;
+        let agent_b = start_agent(plane, &node_b, &dir, 1)?;
 
         // GPUNode objects appear, owned by their Node, with the inventory.
         for (node, created, gpus) in [(&node_a, &created_a, 2), (&node_b, &created_b, 1)] {

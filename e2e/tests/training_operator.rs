@@ -773,26 +773,8 @@ async fn a_gpu_fault_streamed_by_a_gpu_node_agent_is_no_longer_counted_free() ->
     let dir = tempfile_dir(ns.name())?;
     let inventory = dir.join("inventory.yaml");
     std::fs::write(&inventory, inventory_text(None))?;
-    let mut agent_spec = ControllerSpec::new(ControllerSpec::workspace_binary("gpu-node-agent"));
-    let dcgm = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .to_string();
-    agent_spec.args.extend(
-        [
-            "--node-name",
-            node,
-            "--backend",
-            "simulated",
-            "--sim-inventory",
-            &inventory.display().to_string(),
-            "--sample-interval",
-            "200ms",
-            "--kube-sync=false",
-            "--dcgm-metrics-addr",
-            &dcgm,
-        ]
-        .map(String::from),
-    );
+    let mut agent_spec = ControllerSpec::simulated_gpu_agent(node, &inventory, "200ms")?;
+    agent_spec.args.push("--kube-sync=false".into());
     let agent = ControllerProcess::start(plane, &agent_spec)?;
     ns.attach_log(agent.log_path());
 
