@@ -870,3 +870,112 @@ fn tempfile_dir(name: &str) -> anyhow::Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// Uninstalls a Helm release when dropped (its cluster-scoped RBAC outlives the namespace).
+struct Release<'a> {
+    plane: &'a Plane,
+    name: String,
+    namespace: String,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self
+            .plane
+            .helm(&["uninstall", &self.name, "-n", &self.namespace])
+        {
+            eprintln!("helm uninstall {}: {e}", self.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_operator_runs_a_job_to_completion_with_only_its_chart_rbac() -> anyhow::Result<()> {
+    let _guard = LOCK.lock().await;
+    let plane = Plane::ensure()?;
+    plane.apply_crds()?;
+    let ns = TestNamespace::create(plane, "to-chart-sa").await?;
+    let client = plane.client().await?;
+
+    // The umbrella chart's ServiceAccount, roles and bindings for the operator; the
+    // operator process below plays its pod (the chart's Deployment scaled to 0).
+    let release = format!("r{}", ns.name().rsplit('-').next().unwrap_or("x"));
+    let chart = mlfleet_e2e::repo_root().join("charts/mlfleet");
+    plane.helm(&[
+        "install",
+        &release,
+        &chart.display().to_string(),
+        "-n",
+        ns.name(),
+        "--set",
+        "gpu-node-agent.enabled=false",
+        "--set",
+        "stdf-ingest-scaler.enabled=false",
+        "--set",
+        "training-operator.replicaCount=0",
+    ])?;
+    let _release = Release {
+        plane,
+        name: release.clone(),
+        namespace: ns.name().to_string(),
+    };
+    let sa = format!("{release}-training-operator");
+    let spec = ControllerSpec::new(ControllerSpec::workspace_binary("training-operator"))
+        .as_service_account(ns.name(), &sa)
+        .env("MLFLEET_LOG", "info,training_operator=debug")
+        .env("MLFLEET_LEADER_ELECT", "true")
+        .env("POD_NAMESPACE", ns.name())
+        .env("MLFLEET_PROGRESS_INTERVAL_MS", "200")
+        // The chart's default: the release's agent Service (none runs here).
+        .env(
+            "MLFLEET_GPU_AGENT_SERVICE",
+            &format!("{}/{release}-gpu-node-agent:grpc", ns.name()),
+        );
+    let op = ControllerProcess::start(plane, &spec)?;
+    ns.attach_log(op.log_path());
+
+    // Lease, children, status, events, progress and the finalizer, all under the SA.
+    let api = tjs(&client, ns.name());
+    api.create(
+        &PostParams::default(),
+        &training_job(
+            "rbac-job",
+            2,
+            1,
+            pod_annotations(json!({"mlfleet.io/kwok-complete-after": "10s"})),
+        ),
+    )
+    .await?;
+    wait_state(&api, "rbac-job", &["Running"], 60).await?;
+    let job = format!("{}/rbac-job", ns.name());
+    operator_cli(
+        &op,
+        &[
+            "report",
+            "progress",
+            "--job",
+            &job,
+            "--attempt",
+            "0",
+            "--epoch",
+            "4",
+        ],
+    )?;
+    poll_until(&api, "rbac-job", Duration::from_secs(20), |o| {
+        status(o)["currentEpoch"] == 4
+    })
+    .await?;
+    wait_state(&api, "rbac-job", &["Completed"], 60).await?;
+    api.delete("rbac-job", &DeleteParams::default()).await?;
+    poll_gone(&api, "rbac-job", Duration::from_secs(60)).await?;
+
+    let log = std::fs::read_to_string(op.log_path())?;
+    let denied: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("403") || l.contains("forbidden"))
+        .collect();
+    assert!(denied.is_empty(), "denied requests:\n{}", denied.join("\n"));
+    assert!(log.contains("caches synced"), "{log}");
+    drop(op);
+    Ok(())
+}
