@@ -979,3 +979,89 @@ async fn the_operator_runs_a_job_to_completion_with_only_its_chart_rbac() -> any
     drop(op);
     Ok(())
 }
+
+#[tokio::test]
+async fn two_replicas_one_leader_and_the_follower_takes_over_after_kill_9() -> anyhow::Result<()> {
+    let _guard = LOCK.lock().await;
+    let plane = Plane::ensure()?;
+    plane.apply_crds()?;
+    let ns = TestNamespace::create(plane, "to-failover").await?;
+    let client = plane.client().await?;
+    let lease_name = format!("training-operator-{}", ns.name());
+    let replica = |identity: &str| {
+        ControllerSpec::new(ControllerSpec::workspace_binary("training-operator"))
+            .env("MLFLEET_LOG", "info,training_operator=debug")
+            .env("MLFLEET_LEADER_ELECT", "true")
+            .env("MLFLEET_LEASE_NAME", &lease_name)
+            .env("MLFLEET_LEASE_DURATION_SECONDS", "6")
+            .env("POD_NAMESPACE", ns.name())
+            .env("POD_NAME", identity)
+    };
+    let mut a = ControllerProcess::start(plane, &replica("replica-a"))?;
+    ns.attach_log(a.log_path());
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), ns.name());
+    let holder = |l: &k8s_openapi::api::coordination::v1::Lease| {
+        l.spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.clone())
+            .unwrap_or_default()
+    };
+    wait_for(&leases, &lease_name, Duration::from_secs(30), |l| {
+        holder(l) == "replica-a"
+    })
+    .await?;
+    let b = ControllerProcess::start(plane, &replica("replica-b"))?;
+    ns.attach_log(b.log_path());
+
+    // The leader runs a job; the standby does nothing while it waits.
+    let api = tjs(&client, ns.name());
+    let slow = pod_annotations(json!({"mlfleet.io/kwok-complete-after": "20s"}));
+    api.create(
+        &PostParams::default(),
+        &training_job("before", 2, 1, slow.clone()),
+    )
+    .await?;
+    wait_state(&api, "before", &["Running"], 60).await?;
+    assert!(
+        !b.log_text().contains("caches synced"),
+        "the standby started reconciling:\n{}",
+        b.log_text()
+    );
+
+    // kill -9 the leader: no Lease release, so the follower must wait it out.
+    let killed = Command::new("kill")
+        .args(["-9", &a.id().to_string()])
+        .status()?;
+    anyhow::ensure!(killed.success(), "kill -9 failed");
+    let killed_at = tokio::time::Instant::now();
+    a.exit_status()?;
+    wait_for(&leases, &lease_name, Duration::from_secs(30), |l| {
+        holder(l) == "replica-b"
+    })
+    .await?;
+    let took = killed_at.elapsed();
+    eprintln!("failover took {took:?} (lease 6 s)");
+    assert!(took < Duration::from_secs(12), "takeover took {took:?}");
+
+    // The new leader finishes the old job without a second set of children and runs a
+    // new one.
+    api.create(
+        &PostParams::default(),
+        &training_job("after", 1, 1, json!({})),
+    )
+    .await?;
+    wait_state(&api, "before", &["Completed"], 90).await?;
+    wait_state(&api, "after", &["Completed"], 90).await?;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns.name());
+    let before_jobs = jobs
+        .list(&ListParams::default().labels("training.mlfleet.io/job-name=before"))
+        .await?
+        .items;
+    assert_eq!(before_jobs.len(), 1, "duplicate Jobs for one attempt");
+    let done = api.get("before").await?;
+    assert_eq!(status(&done)["restarts"], 0, "the failover cost a restart");
+    delete_all(&api).await?;
+    drop(b);
+    Ok(())
+}
