@@ -29,7 +29,7 @@ pub use controller::{ControllerProcess, ControllerSpec};
 pub use error::E2eError;
 pub use kubeconfig::write_impersonating_kubeconfig;
 pub use namespace::TestNamespace;
-pub use plane::{CommandOutput, Plane};
+pub use plane::{CommandOutput, HelmRelease, Plane};
 pub use tools::{ToolPaths, Versions, crds_dir, repo_root};
 pub use wait::{wait_for, wait_for_deletion};
 

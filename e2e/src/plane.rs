@@ -248,3 +248,34 @@ fn command_error(command: &str, out: &CommandOutput) -> E2eError {
         stderr: tail,
     }
 }
+
+/// A Helm release installed by a test, uninstalled when dropped, pass or fail (its
+/// cluster-scoped objects, RBAC for one, outlive the test namespace otherwise).
+#[derive(Debug)]
+pub struct HelmRelease<'a> {
+    plane: &'a Plane,
+    name: String,
+    namespace: String,
+}
+
+impl<'a> HelmRelease<'a> {
+    /// Takes charge of release `name` in `namespace`.
+    pub fn new(plane: &'a Plane, name: &str, namespace: &str) -> Self {
+        Self {
+            plane,
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+        }
+    }
+}
+
+impl Drop for HelmRelease<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self
+            .plane
+            .helm(&["uninstall", &self.name, "-n", &self.namespace])
+        {
+            eprintln!("helm uninstall {}: {e}", self.name);
+        }
+    }
+}

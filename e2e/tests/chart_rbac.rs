@@ -7,31 +7,12 @@ use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::Api;
 use kube::api::PostParams;
-use mlfleet_e2e::{Plane, TestNamespace, repo_root};
+use mlfleet_e2e::{HelmRelease, Plane, TestNamespace, repo_root};
 use serde::Deserialize;
 use serde_yaml::Value;
 
 /// Rules granted through one binding: (namespace for a RoleBinding, the role's rules).
 type Grant = (Option<String>, Vec<Value>);
-
-/// Uninstalls the release when the test ends, pass or fail (its cluster-scoped objects
-/// outlive the namespace otherwise).
-struct Release<'a> {
-    plane: &'a Plane,
-    name: String,
-    namespace: String,
-}
-
-impl Drop for Release<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self
-            .plane
-            .helm(&["uninstall", &self.name, "-n", &self.namespace])
-        {
-            eprintln!("helm uninstall {}: {e}", self.name);
-        }
-    }
-}
 
 fn documents(text: &str) -> anyhow::Result<Vec<Value>> {
     let mut docs = Vec::new();
@@ -139,11 +120,7 @@ async fn chart_service_accounts_get_their_roles_and_403_beyond_them() -> anyhow:
         .stdout;
     let docs = documents(&manifest)?;
     plane.helm(&["install", &release, &chart, "-n", ns.name()])?;
-    let _guard = Release {
-        plane,
-        name: release.clone(),
-        namespace: ns.name().to_string(),
-    };
+    let _guard = HelmRelease::new(plane, &release, ns.name());
 
     // Roles by (kind, name) and the ServiceAccounts each binding grants them to.
     let mut roles: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();

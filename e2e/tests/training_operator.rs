@@ -18,12 +18,22 @@ use kube::api::{
 use kube::core::GroupVersionKind;
 use kube::{Api, Client};
 use mlfleet_e2e::{
-    ControllerProcess, ControllerSpec, Plane, TestNamespace, wait_for, wait_for_deletion,
+    ControllerProcess, ControllerSpec, HelmRelease, Plane, TestNamespace, wait_for,
+    wait_for_deletion,
 };
 use serde_json::{Value, json};
 
 static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const GPU: &str = "nvidia.com/gpu";
+
+/// The plane with the CRDs applied, a fresh test namespace and an admin client.
+async fn setup(prefix: &str) -> anyhow::Result<(&'static Plane, TestNamespace, Client)> {
+    let plane = Plane::ensure()?;
+    plane.apply_crds()?;
+    let ns = TestNamespace::create(plane, prefix).await?;
+    let client = plane.client().await?;
+    Ok((plane, ns, client))
+}
 
 fn tj_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -375,10 +385,7 @@ async fn fill_gpus_leaving(client: &Client, ns: &str, keep: u64) -> anyhow::Resu
 async fn gang_admission_runs_exactly_the_gangs_that_fit_and_never_a_partial_one()
 -> anyhow::Result<()> {
     let _guard = LOCK.lock().await;
-    let plane = Plane::ensure()?;
-    plane.apply_crds()?;
-    let ns = TestNamespace::create(plane, "to-gang").await?;
-    let client = plane.client().await?;
+    let (plane, ns, client) = setup("to-gang").await?;
     fill_gpus_leaving(&client, ns.name(), 16).await?;
     let op = start_operator(plane, &ns)?;
     let api = tjs(&client, ns.name());
@@ -475,10 +482,7 @@ async fn gang_admission_runs_exactly_the_gangs_that_fit_and_never_a_partial_one(
 #[tokio::test]
 async fn queue_quota_admits_one_eight_gpu_job_while_the_cluster_has_room() -> anyhow::Result<()> {
     let _guard = LOCK.lock().await;
-    let plane = Plane::ensure()?;
-    plane.apply_crds()?;
-    let ns = TestNamespace::create(plane, "to-quota").await?;
-    let client = plane.client().await?;
+    let (plane, ns, client) = setup("to-quota").await?;
     let free: u64 = free_gpus(&client).await?.iter().map(|(_, g)| g).sum();
     anyhow::ensure!(free >= 16, "need 16 free GPUs, have {free}");
     let op = start_operator(plane, &ns)?;
@@ -524,10 +528,7 @@ async fn queue_quota_admits_one_eight_gpu_job_while_the_cluster_has_room() -> an
 #[tokio::test]
 async fn progress_reports_move_epoch_and_progress_to_completion() -> anyhow::Result<()> {
     let _guard = LOCK.lock().await;
-    let plane = Plane::ensure()?;
-    plane.apply_crds()?;
-    let ns = TestNamespace::create(plane, "to-progress").await?;
-    let client = plane.client().await?;
+    let (plane, ns, client) = setup("to-progress").await?;
     let op = start_operator(plane, &ns)?;
     let api = tjs(&client, ns.name());
     let tj = training_job(
@@ -575,10 +576,7 @@ async fn progress_reports_move_epoch_and_progress_to_completion() -> anyhow::Res
 async fn failed_attempts_restart_from_the_reported_checkpoint_until_the_backoff_limit()
 -> anyhow::Result<()> {
     let _guard = LOCK.lock().await;
-    let plane = Plane::ensure()?;
-    plane.apply_crds()?;
-    let ns = TestNamespace::create(plane, "to-retry").await?;
-    let client = plane.client().await?;
+    let (plane, ns, client) = setup("to-retry").await?;
     let op = start_operator(plane, &ns)?;
     let api = tjs(&client, ns.name());
     let mut extra = pod_annotations(json!({"mlfleet.io/kwok-complete-after": "300s"}));
@@ -697,10 +695,7 @@ async fn failed_attempts_restart_from_the_reported_checkpoint_until_the_backoff_
 
 #[tokio::test]
 async fn apiserver_rejects_invalid_training_jobs_with_clear_messages() -> anyhow::Result<()> {
-    let plane = Plane::ensure()?;
-    plane.apply_crds()?;
-    let ns = TestNamespace::create(plane, "to-invalid").await?;
-    let client = plane.client().await?;
+    let (_plane, ns, client) = setup("to-invalid").await?;
     let api = tjs(&client, ns.name());
     let cases = [
         ("zero", training_job("zero", 0, 1, json!({})), "numWorkers"),
@@ -762,10 +757,7 @@ fn node_unhealthy(op: &ControllerProcess, node: &str) -> anyhow::Result<(Option<
 async fn a_gpu_fault_streamed_by_a_gpu_node_agent_is_no_longer_counted_free() -> anyhow::Result<()>
 {
     let _guard = LOCK.lock().await;
-    let plane = Plane::ensure()?;
-    plane.apply_crds()?;
-    let ns = TestNamespace::create(plane, "to-agent").await?;
-    let client = plane.client().await?;
+    let (plane, ns, client) = setup("to-agent").await?;
     let node = "kwok-gpu-0";
 
     // One agent with the simulated backend and no API writes: only its
@@ -871,31 +863,10 @@ fn tempfile_dir(name: &str) -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-/// Uninstalls a Helm release when dropped (its cluster-scoped RBAC outlives the namespace).
-struct Release<'a> {
-    plane: &'a Plane,
-    name: String,
-    namespace: String,
-}
-
-impl Drop for Release<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self
-            .plane
-            .helm(&["uninstall", &self.name, "-n", &self.namespace])
-        {
-            eprintln!("helm uninstall {}: {e}", self.name);
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_operator_runs_a_job_to_completion_with_only_its_chart_rbac() -> anyhow::Result<()> {
     let _guard = LOCK.lock().await;
-    let plane = Plane::ensure()?;
-    plane.apply_crds()?;
-    let ns = TestNamespace::create(plane, "to-chart-sa").await?;
-    let client = plane.client().await?;
+    let (plane, ns, client) = setup("to-chart-sa").await?;
 
     // The umbrella chart's ServiceAccount, roles and bindings for the operator; the
     // operator process below plays its pod (the chart's Deployment scaled to 0).
@@ -914,11 +885,7 @@ async fn the_operator_runs_a_job_to_completion_with_only_its_chart_rbac() -> any
         "--set",
         "training-operator.replicaCount=0",
     ])?;
-    let _release = Release {
-        plane,
-        name: release.clone(),
-        namespace: ns.name().to_string(),
-    };
+    let _release = HelmRelease::new(plane, &release, ns.name());
     let sa = format!("{release}-training-operator");
     let spec = ControllerSpec::new(ControllerSpec::workspace_binary("training-operator"))
         .as_service_account(ns.name(), &sa)
@@ -983,10 +950,7 @@ async fn the_operator_runs_a_job_to_completion_with_only_its_chart_rbac() -> any
 #[tokio::test]
 async fn two_replicas_one_leader_and_the_follower_takes_over_after_kill_9() -> anyhow::Result<()> {
     let _guard = LOCK.lock().await;
-    let plane = Plane::ensure()?;
-    plane.apply_crds()?;
-    let ns = TestNamespace::create(plane, "to-failover").await?;
-    let client = plane.client().await?;
+    let (plane, ns, client) = setup("to-failover").await?;
     let lease_name = format!("training-operator-{}", ns.name());
     let replica = |identity: &str| {
         ControllerSpec::new(ControllerSpec::workspace_binary("training-operator"))
