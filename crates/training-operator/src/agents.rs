@@ -83,7 +83,10 @@ pub fn report_from(msg: &NodeGpus, at: Timestamp) -> NodeReport {
 }
 
 /// gRPC URLs of the ready endpoints of `slices` on the port named `port_name`.
-pub fn endpoint_urls(slices: &[Arc<EndpointSlice>], port_name: &str) -> BTreeSet<String> {
+pub fn endpoint_urls<'a>(
+    slices: impl IntoIterator<Item = &'a EndpointSlice>,
+    port_name: &str,
+) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for s in slices {
         let Some(port) = s
@@ -162,8 +165,8 @@ pub async fn run(
     let stream = watcher(api, cfg).default_backoff();
     futures::pin_mut!(stream);
     // The slices by name, kept from the watch events.
-    let mut slices: BTreeMap<String, Arc<EndpointSlice>> = BTreeMap::new();
-    let mut listing: BTreeMap<String, Arc<EndpointSlice>> = BTreeMap::new();
+    let mut slices: BTreeMap<String, EndpointSlice> = BTreeMap::new();
+    let mut listing: BTreeMap<String, EndpointSlice> = BTreeMap::new();
     let mut subs: HashMap<String, JoinHandle<()>> = HashMap::new();
     tracing::info!(
         service = %format!("{}/{}", service.namespace, service.name),
@@ -180,18 +183,17 @@ pub async fn run(
                     match event {
                         watcher::Event::Init => listing.clear(),
                         watcher::Event::InitApply(s) => {
-                            listing.insert(key(&s), Arc::new(s));
+                            listing.insert(key(&s), s);
                         }
                         watcher::Event::InitDone => slices = std::mem::take(&mut listing),
                         watcher::Event::Apply(s) => {
-                            slices.insert(key(&s), Arc::new(s));
+                            slices.insert(key(&s), s);
                         }
                         watcher::Event::Delete(s) => {
                             slices.remove(&key(&s));
                         }
                     }
-                    let current: Vec<Arc<EndpointSlice>> = slices.values().cloned().collect();
-                    let want = endpoint_urls(&current, &service.port_name);
+                    let want = endpoint_urls(slices.values(), &service.port_name);
                     tracing::debug!(endpoints = want.len(), "gpu-node-agent EndpointSlices changed");
                     subs.retain(|url, task| {
                         let keep = want.contains(url);
@@ -340,15 +342,7 @@ mod tests {
             "endpoints": [{"addresses": ["agent-1.localhost", "agent.example.org"]}]
         }))
         .unwrap();
-        let urls = endpoint_urls(
-            &[
-                Arc::new(slice),
-                Arc::new(v6),
-                Arc::new(no_port),
-                Arc::new(fqdn),
-            ],
-            "grpc",
-        );
+        let urls = endpoint_urls(&[slice, v6, no_port, fqdn], "grpc");
         assert_eq!(
             urls.into_iter().collect::<Vec<_>>(),
             vec![

@@ -180,15 +180,14 @@ pub fn capacity<'a>(
     } else {
         CapacitySource::NodeAllocatable
     };
-    let source_message = match (gpu_nodes, fresh_agents) {
-        (_, 0) if streaming == 0 && gpu_nodes.is_none() => {
+    // No fresh agent means no fresh stream either: every live report counts one.
+    let source_message = match fresh_agents {
+        0 if gpu_nodes.is_none() => {
             "GPUNode API not installed; using Node allocatable minus pod requests".to_string()
         }
-        (_, 0) => {
-            "no gpu-node-agent reported within 120s; using Node allocatable minus pod requests"
-                .to_string()
-        }
-        (_, n) => format!(
+        0 => "no gpu-node-agent reported within 120s; using Node allocatable minus pod requests"
+            .to_string(),
+        n => format!(
             "{n} gpu-node-agents report GPU health ({streaming} live over WatchNodeGpus); \
              unhealthy GPUs are excluded"
         ),
@@ -398,14 +397,7 @@ mod tests {
         let later = now
             .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(600))
             .unwrap();
-        let stale: BTreeMap<String, NodeReport> = streamed
-            .into_iter()
-            .map(|(k, mut r)| {
-                r.at = now;
-                (k, r)
-            })
-            .collect();
-        let cap = capacity(nodes.iter(), std::iter::empty(), None, &stale, later);
+        let cap = capacity(nodes.iter(), std::iter::empty(), None, &streamed, later);
         assert_eq!(cap.source, CapacitySource::NodeAllocatable);
     }
 }

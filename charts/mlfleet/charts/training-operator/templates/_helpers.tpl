@@ -186,11 +186,8 @@ prometheus.io/path: /metrics
 
 {{/* Environment specific to training-operator. */}}
 {{- define "training-operator.extraControllerEnv" -}}
-{{- $svc := .Values.gpuAgent.service -}}
-{{- if and .Values.gpuAgent.subscribe (not $svc) -}}
-{{- $svc = printf "%s/%s-gpu-node-agent" .Release.Namespace .Release.Name -}}
-{{- end -}}
 {{- if .Values.gpuAgent.subscribe }}
+{{- $svc := .Values.gpuAgent.service | default (printf "%s/%s-gpu-node-agent" .Release.Namespace .Release.Name) }}
 - name: MLFLEET_GPU_AGENT_SERVICE
   value: {{ printf "%s:%s" $svc .Values.gpuAgent.portName | quote }}
 {{- end }}
